@@ -1,0 +1,18 @@
+"""The lesson's own layers, one module per concept; each saves with the model (`get_config`)."""
+
+from helpers.layers.embeddings import ClassToken, ClassTokenReadout, PositionEmbedding, sinusoidal_table
+from helpers.layers.encoder import StochasticDepth, TransformerEncoder
+from helpers.layers.pooling import SeqPool
+from helpers.layers.tokenizers import ConvTokenizer, PatchTokenizer
+
+__all__ = [
+    "ClassToken",
+    "ClassTokenReadout",
+    "ConvTokenizer",
+    "PatchTokenizer",
+    "PositionEmbedding",
+    "SeqPool",
+    "StochasticDepth",
+    "TransformerEncoder",
+    "sinusoidal_table",
+]

@@ -1,0 +1,205 @@
+"""The paper's named variants as tiny factory functions over one general builder.
+
+Names follow Hassani et al. (2021): `cct_7_3x1` is 7 encoder layers, a 3x3 convolutional
+tokenizer with 1 conv layer; `vit_lite_7_4` and `cvt_7_4` are 7 layers with 4x4 patches.
+
+    model = create_model("cct_7_3x1")        # raw images in (0-255), logits out
+    list_models()                            # every name, with what it is
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+import keras
+
+from helpers.layers import (
+    ClassToken,
+    ClassTokenReadout,
+    ConvTokenizer,
+    PatchTokenizer,
+    PositionEmbedding,
+    SeqPool,
+    TransformerEncoder,
+)
+from helpers.layers.encoder import LAYER_NORM_EPSILON, LINEAR_INITIALIZER
+
+# The statistics the official code normalises CIFAR-10 with (official binary release).
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.2470, 0.2435, 0.2616)
+
+# Encoder backbones by depth: (heads, embedding dim, MLP ratio), as in the paper's Table 1.
+BACKBONES = {2: (2, 128, 1.0), 4: (2, 128, 1.0), 6: (4, 256, 2.0), 7: (4, 256, 2.0)}
+
+
+def build_compact_transformer(
+    *,
+    tokenizer,
+    pooling,
+    num_layers,
+    num_heads,
+    embed_dim,
+    mlp_ratio,
+    num_classes=10,
+    image_size=32,
+    patch_size=4,
+    kernel_size=3,
+    num_conv_layers=1,
+    positional_embedding="learnable",
+    attention_dropout=0.1,
+    dropout=0.0,
+    stochastic_depth=0.1,
+    name="compact_transformer",
+):
+    """Tokenizer -> (class token) -> position embedding -> encoder blocks -> LN -> pool -> Dense.
+
+    tokenizer: "patch" (ViT-Lite, CVT) or "conv" (CCT).
+    pooling: "class_token" (ViT-Lite) or "seqpool" (CVT, CCT).
+    The model takes raw images of shape (N, image_size, image_size, 3) with pixel values
+    0-255 and returns logits.
+    """
+    if tokenizer not in ("patch", "conv"):
+        raise ValueError(f"tokenizer must be 'patch' or 'conv', got {tokenizer!r}.")
+    if pooling not in ("class_token", "seqpool"):
+        raise ValueError(f"pooling must be 'class_token' or 'seqpool', got {pooling!r}.")
+    if not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}.")
+
+    images = keras.Input((image_size, image_size, 3), name="images")
+    x = keras.layers.Normalization(
+        mean=[255.0 * m for m in CIFAR10_MEAN],
+        variance=[(255.0 * s) ** 2 for s in CIFAR10_STD],
+        name="normalize",
+    )(images)
+    if tokenizer == "patch":
+        x = PatchTokenizer(patch_size, embed_dim, name="tokenizer")(x)
+    else:
+        x = ConvTokenizer(embed_dim, kernel_size=kernel_size, num_conv_layers=num_conv_layers, name="tokenizer")(x)
+    if pooling == "class_token":
+        x = ClassToken(name="class_token")(x)
+    x = PositionEmbedding(positional_embedding, name="position_embedding")(x)
+    x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
+    # Stochastic depth rises linearly from 0 in the first block to `stochastic_depth` in the last.
+    drop_path_rates = np.linspace(0.0, stochastic_depth, num_layers)
+    for i, rate in enumerate(drop_path_rates):
+        x = TransformerEncoder(
+            embed_dim,
+            num_heads,
+            mlp_ratio=mlp_ratio,
+            attention_dropout=attention_dropout,
+            dropout=dropout,
+            drop_path_rate=float(rate),
+            name=f"encoder_{i}",
+        )(x)
+    x = keras.layers.LayerNormalization(epsilon=LAYER_NORM_EPSILON, name="final_norm")(x)
+    if pooling == "class_token":
+        x = ClassTokenReadout(name="class_token_readout")(x)
+    else:
+        x = SeqPool(name="seq_pool")(x)
+    logits = keras.layers.Dense(num_classes, kernel_initializer=LINEAR_INITIALIZER, name="classifier")(x)
+    return keras.Model(images, logits, name=name)
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    family: str
+    num_layers: int
+    build_kwargs: dict
+    image_size: int = 32
+    in_paper: bool = True
+    paper_params_m: float = None
+    note: str = ""
+
+    def describe(self):
+        heads, dim, ratio = BACKBONES[self.num_layers]
+        text = f"{self.family}: {self.num_layers} layers, {heads} heads, dim {dim}, MLP ratio {ratio:g}"
+        if "patch_size" in self.build_kwargs:
+            text += f", {self.build_kwargs['patch_size']}x{self.build_kwargs['patch_size']} patches"
+        else:
+            k, n = self.build_kwargs["kernel_size"], self.build_kwargs["num_conv_layers"]
+            text += f", {n} conv layer{'s' * (n > 1)} of {k}x{k}"
+        text += f", {self.image_size}x{self.image_size} images"
+        return text + (f" ({self.note})" if self.note else "")
+
+
+VARIANTS = {}
+
+
+def _register(variant):
+    VARIANTS[variant.name] = variant
+    return variant
+
+
+def _vit_lite(num_layers, patch_size, **kwargs):
+    return dict(tokenizer="patch", pooling="class_token", patch_size=patch_size, num_layers=num_layers, **kwargs)
+
+
+def _cvt(num_layers, patch_size, **kwargs):
+    return dict(tokenizer="patch", pooling="seqpool", patch_size=patch_size, num_layers=num_layers, **kwargs)
+
+
+def _cct(num_layers, kernel_size, num_conv_layers, **kwargs):
+    return dict(
+        tokenizer="conv",
+        pooling="seqpool",
+        kernel_size=kernel_size,
+        num_conv_layers=num_conv_layers,
+        num_layers=num_layers,
+        **kwargs,
+    )
+
+
+_NOT_IN_PAPER = "not in the paper's table: the 2-layer backbone for small comparisons with cct_2_3x2"
+
+for _name, _family, _layers, _kwargs, _params, _extra in [
+    ("vit_lite_2_4", "ViT-Lite", 2, _vit_lite(2, 4), None, dict(in_paper=False, note=_NOT_IN_PAPER)),
+    ("vit_lite_6_4", "ViT-Lite", 6, _vit_lite(6, 4), 3.191, {}),
+    ("vit_lite_7_4", "ViT-Lite", 7, _vit_lite(7, 4), 3.717, {}),
+    ("cvt_2_4", "CVT", 2, _cvt(2, 4), None, dict(in_paper=False, note=_NOT_IN_PAPER)),
+    ("cvt_6_4", "CVT", 6, _cvt(6, 4), 3.190, {}),
+    ("cvt_7_4", "CVT", 7, _cvt(7, 4), 3.717, {}),
+    ("cct_2_3x2", "CCT", 2, _cct(2, 3, 2), 0.284, {}),
+    ("cct_4_3x2", "CCT", 4, _cct(4, 3, 2), 0.482, {}),
+    ("cct_6_3x1", "CCT", 6, _cct(6, 3, 1), 3.234, {}),
+    ("cct_6_3x2", "CCT", 6, _cct(6, 3, 2), 3.327, {}),
+    ("cct_7_3x1", "CCT", 7, _cct(7, 3, 1), 3.760, {}),
+    ("cct_7_3x2", "CCT", 7, _cct(7, 3, 2), 3.853, {}),
+    ("cct_7_7x2", "CCT", 7, _cct(7, 7, 2), None, dict(image_size=224, note="the paper's Flowers-102 model")),
+]:
+    _register(Variant(_name, _family, _layers, _kwargs, paper_params_m=_params, **_extra))
+
+
+def list_models(details=False):
+    """The variant names; with details=True a {name: description} dict."""
+    if details:
+        return {name: variant.describe() for name, variant in VARIANTS.items()}
+    return list(VARIANTS)
+
+
+def create_model(name, num_classes=10, image_size=None, **overrides):
+    """Build a named variant. `image_size` defaults to the variant's own (32, or 224 for
+    cct_7_7x2); `overrides` change any argument of `build_compact_transformer`, e.g.
+    `positional_embedding="sine"` or `stochastic_depth=0.0`."""
+    if name not in VARIANTS:
+        raise ValueError(f"Unknown model {name!r}. Valid names: {', '.join(VARIANTS)}.")
+    variant = VARIANTS[name]
+    heads, dim, ratio = BACKBONES[variant.num_layers]
+    kwargs = dict(num_heads=heads, embed_dim=dim, mlp_ratio=ratio, **variant.build_kwargs)
+    kwargs.update(overrides)
+    return build_compact_transformer(
+        num_classes=num_classes, image_size=image_size or variant.image_size, name=name, **kwargs
+    )
+
+
+def count_parameters(model, trainable_only=True):
+    weights = model.trainable_weights if trainable_only else model.weights
+    return int(sum(np.prod(w.shape) for w in weights))
+
+
+def seqpool_weights(model, images):
+    """SeqPool's attention over the tokens for each image, shape (N, tokens)."""
+    pool = model.get_layer("seq_pool")
+    tokens = keras.Model(model.inputs, pool.input)(images)
+    _, weights = pool(tokens, return_weights=True)
+    return keras.ops.convert_to_numpy(weights)
