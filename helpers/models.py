@@ -17,6 +17,7 @@ from helpers.layers import (
     ClassToken,
     ClassTokenReadout,
     ConvTokenizer,
+    ImageCheck,
     PatchTokenizer,
     PositionEmbedding,
     SeqPool,
@@ -66,11 +67,12 @@ def build_compact_transformer(
         raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}.")
 
     images = keras.Input((image_size, image_size, 3), name="images")
+    x = ImageCheck(image_size, image_size, name="check_images")(images)
     x = keras.layers.Normalization(
         mean=[255.0 * m for m in CIFAR10_MEAN],
         variance=[(255.0 * s) ** 2 for s in CIFAR10_STD],
         name="normalize",
-    )(images)
+    )(x)
     if tokenizer == "patch":
         x = PatchTokenizer(patch_size, embed_dim, name="tokenizer")(x)
     else:
@@ -200,6 +202,6 @@ def count_parameters(model, trainable_only=True):
 def seqpool_weights(model, images):
     """SeqPool's attention over the tokens for each image, shape (N, tokens)."""
     pool = model.get_layer("seq_pool")
-    tokens = keras.Model(model.inputs, pool.input)(images)
+    tokens = keras.Model(model.input, pool.input)(images)
     _, weights = pool(tokens, return_weights=True)
     return keras.ops.convert_to_numpy(weights)

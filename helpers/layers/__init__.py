@@ -1,6 +1,7 @@
 """The lesson's own layers, one module per concept; each saves with the model (`get_config`)."""
 
 from helpers.layers.embeddings import ClassToken, ClassTokenReadout, PositionEmbedding, sinusoidal_table
+from helpers.layers.inputs import ImageCheck
 from helpers.layers.encoder import StochasticDepth, TransformerEncoder
 from helpers.layers.pooling import SeqPool
 from helpers.layers.tokenizers import ConvTokenizer, PatchTokenizer
@@ -9,6 +10,7 @@ __all__ = [
     "ClassToken",
     "ClassTokenReadout",
     "ConvTokenizer",
+    "ImageCheck",
     "PatchTokenizer",
     "PositionEmbedding",
     "SeqPool",

@@ -95,7 +95,7 @@ class TransformerEncoder(keras.layers.Layer):
         )
         self.norm.build(input_shape)
         self.mlp_hidden.build(input_shape)
-        self.mlp_output.build(input_shape[:-1] + (int(self.embed_dim * self.mlp_ratio),))
+        self.mlp_output.build(tuple(input_shape[:-1]) + (int(self.embed_dim * self.mlp_ratio),))
 
     def call(self, x, training=False):
         normed = self.pre_norm(x)

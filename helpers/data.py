@@ -1,0 +1,211 @@
+"""CIFAR-10: loading it (online, from a local folder, or the small sample shipped here) and
+the tf.data input pipelines that feed training.
+
+    (x_train, y_train), (x_test, y_test) = load_cifar10()         # like keras.datasets
+    (x_train, y_train), (x_test, y_test) = load_cifar10_sample()  # 4000 + 1000 real images, offline
+    train_ds, test_ds = make_datasets(x_train, y_train, x_test, y_test, augment="basic")
+
+Images stay raw (uint8, 0-255, shape (N, 32, 32, 3)): the models normalise inside.
+"""
+
+import functools
+import io
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+
+CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+BATCH_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)
+SAMPLE_PATH = Path(__file__).parent / "assets" / "cifar10_sample.npz"
+AUGMENTATIONS = (None, "basic", "paper")
+
+
+def load_cifar10():
+    """(x_train, y_train), (x_test, y_test) as `keras.datasets.cifar10.load_data()` returns them.
+
+    If the environment variable CIFAR10_DIR names a folder, the standard
+    `cifar-10-batches-py/` layout is read from there (the folder itself or its parent);
+    otherwise Keras downloads the official archive.
+    """
+    folder = os.environ.get("CIFAR10_DIR")
+    if folder:
+        return read_cifar10_batches(folder)
+    import keras
+
+    try:
+        return keras.datasets.cifar10.load_data()
+    except Exception as error:
+        raise RuntimeError(
+            f"Could not download CIFAR-10 ({error}). Without network access, put the extracted "
+            "'cifar-10-batches-py' folder on disk and set the environment variable CIFAR10_DIR to it "
+            "(or to its parent), e.g. os.environ['CIFAR10_DIR'] = '/data/cifar-10-batches-py'. "
+            "For a quick offline try, load_cifar10_sample() returns a small real subset."
+        ) from error
+
+
+def read_cifar10_batches(folder):
+    """Read the pickled batches of the official `cifar-10-python.tar.gz` from `folder`."""
+    folder = Path(folder).expanduser()
+    if (folder / "cifar-10-batches-py").is_dir():
+        folder = folder / "cifar-10-batches-py"
+    missing = [name for name in BATCH_FILES if not (folder / name).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"CIFAR10_DIR={folder} lacks {', '.join(missing)}: it must hold the extracted "
+            f"'cifar-10-batches-py' folder ({', '.join(BATCH_FILES)})."
+        )
+    train = [_read_batch(folder / name) for name in BATCH_FILES[:5]]
+    x_train = np.concatenate([x for x, _ in train])
+    y_train = np.concatenate([y for _, y in train])
+    return (x_train, y_train), _read_batch(folder / "test_batch")
+
+
+def _read_batch(path):
+    try:
+        with open(path, "rb") as file:
+            batch = pickle.load(file, encoding="bytes")
+        data = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+        labels = np.asarray(batch[b"labels"], dtype=np.uint8).reshape(-1, 1)
+    except Exception as error:
+        raise ValueError(
+            f"{path} is not a readable CIFAR-10 batch ({type(error).__name__}: {error}); "
+            "extract cifar-10-python.tar.gz again."
+        ) from error
+    if len(data) != len(labels):
+        raise ValueError(f"{path} is corrupt: {len(data)} images but {len(labels)} labels.")
+    return data.transpose(0, 2, 3, 1), labels
+
+
+@functools.lru_cache(maxsize=1)
+def _decoded_sample():
+    from PIL import Image
+
+    arrays = np.load(SAMPLE_PATH)
+    splits = []
+    for split in ("train", "test"):
+        blob, offsets = arrays[f"{split}_jpeg"].tobytes(), arrays[f"{split}_offsets"]
+        images = np.stack(
+            [np.asarray(Image.open(io.BytesIO(blob[start:end])).convert("RGB")) for start, end in zip(offsets, offsets[1:])]
+        )
+        splits.append((images, arrays[f"{split}_labels"].reshape(-1, 1)))
+    return tuple(splits)
+
+
+def load_cifar10_sample():
+    """A small real subset of CIFAR-10 shipped inside the package: 4000 training images
+    (400 per class) and 1000 test images (100 per class), in `load_cifar10()`'s format.
+
+    They are JPEG files of the offline copy (quality 75), so pixels differ slightly from
+    the official release. Meant for smoke runs and tests, not for results.
+    """
+    (x_train, y_train), (x_test, y_test) = _decoded_sample()
+    return (x_train.copy(), y_train.copy()), (x_test.copy(), y_test.copy())
+
+
+def check_images_and_labels(images, labels, num_classes):
+    """Raise a ValueError naming the problem if images are not (N, H, W, 3) or labels are off."""
+    images, labels = np.asarray(images), np.asarray(labels)
+    if images.ndim != 4 or images.shape[-1] != 3:
+        raise ValueError(
+            f"Expected RGB images of shape (N, height, width, 3), got {images.shape}. "
+            "Grayscale images can be repeated over 3 channels (np.repeat(x, 3, axis=-1))."
+        )
+    labels = labels.reshape(-1)
+    if len(labels) != len(images):
+        raise ValueError(f"{len(images)} images but {len(labels)} labels.")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"Labels must be integer class indices, got dtype {labels.dtype}.")
+    bad = labels[(labels < 0) | (labels >= num_classes)]
+    if bad.size:
+        raise ValueError(
+            f"Labels must lie in [0, {num_classes}); found {bad.size} outside, e.g. {sorted(set(bad.tolist()))[:5]}. "
+            "Pass the right num_classes or fix the labels."
+        )
+    return images, labels
+
+
+def make_datasets(
+    x_train,
+    y_train,
+    x_test,
+    y_test,
+    *,
+    batch_size=128,
+    augment="basic",
+    num_classes=10,
+    seed=None,
+):
+    """tf.data pipelines (train, test) of (float32 images 0-255, one-hot labels).
+
+    augment:
+      None     no augmentation;
+      "basic"  random crop after 4-pixel zero padding, and horizontal flip;
+      "paper"  basic + Keras' RandAugment (2 ops, magnitude 9/10) and RandomErasing (p=0.25)
+               per image, then per batch either MixUp (alpha 0.8) or CutMix (alpha 1.0), as
+               the official CIFAR recipe (timm's rand-m9-mstd0.5, mixup 0.8, cutmix 1.0).
+    The training set is shuffled every epoch; both are batched and prefetched.
+    """
+    import tensorflow as tf
+
+    if augment not in AUGMENTATIONS:
+        raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {augment!r}.")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    x_train, y_train = check_images_and_labels(x_train, y_train, num_classes)
+    x_test, y_test = check_images_and_labels(x_test, y_test, num_classes)
+
+    def to_training_pair(images, labels):
+        return tf.cast(images, tf.float32), tf.one_hot(tf.cast(labels, tf.int32), num_classes)
+
+    train = tf.data.Dataset.from_tensor_slices((x_train, y_train))
+    train = train.shuffle(len(x_train), seed=seed, reshuffle_each_iteration=True)
+    if augment is not None:
+        per_image = _per_image_augmentation(augment, x_train.shape[1:], seed)
+        train = train.map(lambda x, y: (per_image(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+    train = train.batch(batch_size).map(to_training_pair, num_parallel_calls=tf.data.AUTOTUNE)
+    if augment == "paper":
+        train = train.map(_mix_batches(seed), num_parallel_calls=tf.data.AUTOTUNE)
+    train = train.prefetch(tf.data.AUTOTUNE)
+
+    test = tf.data.Dataset.from_tensor_slices((x_test, y_test)).batch(batch_size)
+    test = test.map(to_training_pair, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    return train, test
+
+
+def _per_image_augmentation(augment, image_shape, seed):
+    import keras
+    import tensorflow as tf
+
+    height, width, _ = image_shape
+    if augment == "paper":
+        rand_augment = keras.layers.RandAugment(value_range=(0, 255), num_ops=2, factor=0.9, seed=seed)
+        random_erasing = keras.layers.RandomErasing(factor=0.25, value_range=(0, 255), seed=seed)
+
+    def augment_image(image):
+        image = tf.image.resize_with_crop_or_pad(image, height + 8, width + 8)
+        image = tf.image.random_crop(image, image_shape, seed=seed)
+        image = tf.image.random_flip_left_right(image, seed=seed)
+        if augment == "paper":
+            image = tf.cast(image, tf.float32)
+            image = random_erasing(rand_augment(image))
+            image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+        return image
+
+    return augment_image
+
+
+def _mix_batches(seed):
+    import keras
+    import tensorflow as tf
+
+    mixup = keras.layers.MixUp(alpha=0.8, seed=seed)
+    cutmix = keras.layers.CutMix(factor=1.0, seed=seed)
+
+    def mix(images, labels):
+        batch = {"images": images, "labels": labels}
+        mixed = tf.cond(tf.random.uniform([], seed=seed) < 0.5, lambda: mixup(batch), lambda: cutmix(batch))
+        return mixed["images"], mixed["labels"]
+
+    return mix

@@ -1,0 +1,126 @@
+"""Pictures the notebooks draw: training curves, image and patch grids, SeqPool maps,
+confusion matrices. Each function returns its matplotlib Figure."""
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+import matplotlib.pyplot as plt
+
+from helpers.data import CLASS_NAMES
+
+
+def _history_dict(history):
+    """A Keras History, a {metric: [values]} dict, or a path to a CSVLogger file."""
+    if hasattr(history, "history"):
+        return history.history
+    if isinstance(history, (str, Path)):
+        with open(history, newline="") as file:
+            rows = list(csv.DictReader(file))
+        return {key: [float(row[key]) for row in rows] for key in rows[0] if key != "epoch"} if rows else {}
+    return dict(history)
+
+
+def plot_history(histories, metrics=("loss", "accuracy"), title=None):
+    """Training (solid) and validation (dashed) curves, one panel per metric.
+
+    `histories` is one history or a {run name: history} dict to compare runs on the same axes.
+    """
+    if not isinstance(histories, dict) or all(isinstance(v, list) for v in histories.values()):
+        histories = {"": histories}
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 3.8), squeeze=False)
+    for color, (run, history) in zip(plt.rcParams["axes.prop_cycle"].by_key()["color"] * 4, histories.items()):
+        values = _history_dict(history)
+        for ax, metric in zip(axes[0], metrics):
+            for key, style, split in ((metric, "-", "train"), (f"val_{metric}", "--", "validation")):
+                if key in values:
+                    epochs = np.arange(1, len(values[key]) + 1)
+                    label = f"{run} {split}".strip()
+                    ax.plot(epochs, values[key], style, color=color, label=label, marker="." if len(epochs) < 30 else None)
+    for ax, metric in zip(axes[0], metrics):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def show_images(images, labels=None, predictions=None, class_names=CLASS_NAMES, columns=8, rows=4, size=1.4):
+    """A grid of images with their class names (and predictions, red when wrong)."""
+    count = min(len(images), columns * rows)
+    rows = int(np.ceil(count / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * size, rows * (size + 0.25)), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= count:
+            continue
+        ax.imshow(np.asarray(images[i]).astype("uint8"))
+        title, color = "", "black"
+        if labels is not None:
+            title = class_names[int(np.ravel(labels[i])[0])]
+        if predictions is not None:
+            predicted = class_names[int(predictions[i])]
+            color = "green" if labels is None or predicted == title else "red"
+            title = predicted if labels is None else f"{title}\n→ {predicted}"
+        ax.set_title(title, fontsize=8, color=color)
+    fig.tight_layout()
+    return fig
+
+
+def show_patches(image, patch_size):
+    """The image cut into non-overlapping patches, drawn apart, in token order."""
+    image = np.asarray(image).astype("uint8")
+    rows, cols = image.shape[0] // patch_size, image.shape[1] // patch_size
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.45, rows * 0.45))
+    for index, ax in enumerate(np.ravel(axes)):
+        r, c = divmod(index, cols)
+        ax.imshow(image[r * patch_size : (r + 1) * patch_size, c * patch_size : (c + 1) * patch_size])
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(f"{rows * cols} patches of {patch_size}x{patch_size} pixels = {rows * cols} tokens", fontsize=9)
+    return fig
+
+
+def plot_seqpool_weights(images, weights, labels=None, class_names=CLASS_NAMES, columns=6):
+    """Each image beside its SeqPool weights, reshaped to the token grid (square)."""
+    weights = np.asarray(weights)
+    side = int(round(np.sqrt(weights.shape[1])))
+    if side * side != weights.shape[1]:
+        raise ValueError(f"{weights.shape[1]} tokens do not form a square grid.")
+    count = min(len(images), columns)
+    fig, axes = plt.subplots(2, count, figsize=(count * 1.6, 3.4), squeeze=False)
+    for i in range(count):
+        axes[0, i].imshow(np.asarray(images[i]).astype("uint8"))
+        if labels is not None:
+            axes[0, i].set_title(class_names[int(np.ravel(labels[i])[0])], fontsize=8)
+        axes[1, i].imshow(weights[i].reshape(side, side), cmap="magma")
+        axes[1, i].set_title(f"max {weights[i].max():.3f}", fontsize=7)
+        for ax in axes[:, i]:
+            ax.axis("off")
+    fig.suptitle(f"SeqPool weights over the {side}x{side} tokens (uniform would be {1 / weights.shape[1]:.4f})", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion_matrix(labels, predictions, class_names=CLASS_NAMES):
+    """Row-normalised confusion matrix: row = true class, column = predicted class."""
+    labels, predictions = np.ravel(labels).astype(int), np.ravel(predictions).astype(int)
+    n = len(class_names)
+    counts = np.zeros((n, n), dtype=int)
+    np.add.at(counts, (labels, predictions), 1)
+    rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    for (r, c), rate in np.ndenumerate(rates):
+        ax.text(c, r, f"{rate:.2f}", ha="center", va="center", fontsize=7, color="white" if rate > 0.5 else "black")
+    ax.set_xticks(range(n), class_names, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(n), class_names, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    fig.colorbar(image, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,88 @@
+"""Model tests: backend-agnostic (run under TensorFlow and, via test_backends.py, JAX)."""
+
+import numpy as np
+import pytest
+
+import keras
+
+from helpers.models import VARIANTS, count_parameters, create_model, list_models, seqpool_weights
+
+# Trainable parameters at 32x32 with 10 classes, from the paper's tables (millions).
+PAPER_PARAMETERS = {
+    "vit_lite_7_4": 3.717,
+    "vit_lite_6_4": 3.191,
+    "cvt_7_4": 3.717,
+    "cvt_6_4": 3.190,
+    "cct_2_3x2": 0.284,
+    "cct_4_3x2": 0.482,
+    "cct_6_3x2": 3.327,
+    "cct_7_3x2": 3.853,
+    "cct_7_3x1": 3.760,
+    "cct_6_3x1": 3.234,
+}
+
+
+@pytest.mark.parametrize("name, millions", sorted(PAPER_PARAMETERS.items()))
+def test_parameter_count_matches_paper(name, millions):
+    assert count_parameters(create_model(name)) == pytest.approx(millions * 1e6, rel=0.005)
+
+
+def test_cct_6_3x1_without_position_embedding_matches_paper():
+    model = create_model("cct_6_3x1", positional_embedding="none")
+    assert count_parameters(model) == pytest.approx(3.168e6, rel=0.005)
+
+
+def test_list_models_names_follow_the_paper():
+    names = list_models()
+    for name in [*PAPER_PARAMETERS, "cct_7_7x2", "vit_lite_2_4", "cvt_2_4"]:
+        assert name in names
+    details = list_models(details=True)
+    assert "not in the paper" in details["vit_lite_2_4"]
+    assert "7 layers" in details["cct_7_3x1"] and "1 conv layer of 3x3" in details["cct_7_3x1"]
+    assert VARIANTS["cct_7_7x2"].image_size == 224
+
+
+def test_unknown_model_name_lists_valid_names():
+    with pytest.raises(ValueError, match="Unknown model 'cct_7_3x3'.*cct_7_3x1"):
+        create_model("cct_7_3x3")
+
+
+def test_image_size_not_divisible_by_patch_size():
+    with pytest.raises(ValueError, match="not divisible by the patch size 4"):
+        create_model("vit_lite_2_4", image_size=30)
+
+
+@pytest.mark.parametrize("name", ["vit_lite_2_4", "cvt_2_4", "cct_2_3x2"])
+def test_models_take_raw_images_and_return_logits(name, images):
+    model = create_model(name, num_classes=7)
+    logits = keras.ops.convert_to_numpy(model.predict(images, verbose=0))
+    assert logits.shape == (8, 7)
+    assert np.all(np.isfinite(logits))
+
+
+@pytest.mark.parametrize("bad_shape", [(2, 32, 32, 1), (2, 32, 32), (2, 28, 28, 3)])
+def test_models_reject_wrongly_shaped_input(bad_shape):
+    model = create_model("cct_2_3x2")
+    with pytest.raises(ValueError, match=r"32, 32, 3"):
+        model.predict(np.zeros(bad_shape, "float32"), verbose=0)
+
+
+@pytest.mark.parametrize("name, tokens", [("cct_7_3x1", 256), ("cct_2_3x2", 64), ("cvt_7_4", 64), ("vit_lite_7_4", 65)])
+def test_sequence_length(name, tokens):
+    model = create_model(name)
+    assert model.get_layer("position_embedding").output.shape[1] == tokens
+
+
+@pytest.mark.parametrize("name", ["cct_2_3x2", "vit_lite_2_4"])
+def test_keras_file_round_trip_gives_identical_predictions(name, images, tmp_path):
+    model = create_model(name)
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    np.testing.assert_array_equal(model.predict(images, verbose=0), loaded.predict(images, verbose=0))
+
+
+def test_seqpool_weights_of_a_model(images):
+    weights = seqpool_weights(create_model("cct_2_3x2"), images[:3])
+    assert weights.shape == (3, 64)
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-5)
