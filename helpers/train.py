@@ -1,0 +1,120 @@
+"""Train one model end to end: the function the notebooks call, and its command line.
+
+    python -m helpers.train --model cct_2_3x2 --recipe short --epochs 30 --out runs/cct_2_3x2
+
+writes to --out: config.json, history.csv (one row per epoch), last.keras, best.keras
+and results.json. Running the same command again after an interruption resumes from the
+last completed epoch.
+"""
+
+import argparse
+import dataclasses
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+import keras
+
+from helpers.data import make_datasets
+from helpers.models import count_parameters, create_model
+from helpers.runtime import SingleDeviceStrategy, accelerator, set_seed
+from helpers.training import compile_model, fit, get_recipe, steps_per_epoch
+
+
+@dataclasses.dataclass
+class TrainingRun:
+    model: keras.Model
+    history: dict
+    results: dict
+
+
+def train(
+    model_name,
+    data,
+    *,
+    recipe="short",
+    epochs=None,
+    batch_size=None,
+    out=None,
+    strategy=None,
+    seed=0,
+    verbose="auto",
+    **model_overrides,
+):
+    """Build `model_name`, train it on `data` = ((x_train, y_train), (x_test, y_test)) and
+    evaluate it on the test split. Returns a TrainingRun(model, history, results)."""
+    overrides = {key: value for key, value in (("epochs", epochs), ("batch_size", batch_size)) if value is not None}
+    recipe = get_recipe(recipe, **overrides)
+    strategy = strategy or SingleDeviceStrategy()
+    (x_train, y_train), (x_test, y_test) = data
+    num_classes = model_overrides.pop("num_classes", 10)
+    set_seed(seed)
+    train_ds, test_ds = make_datasets(
+        x_train, y_train, x_test, y_test, batch_size=recipe.batch_size, augment=recipe.augment, num_classes=num_classes, seed=seed
+    )
+    with strategy.scope():
+        model = create_model(model_name, num_classes=num_classes, image_size=x_train.shape[1], **model_overrides)
+        compile_model(model, recipe, steps_per_epoch(len(x_train), recipe.batch_size))
+
+    callbacks = []
+    if out is not None:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        config = {"model": model_name, "model_overrides": model_overrides, "seed": seed, **dataclasses.asdict(recipe)}
+        (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+        callbacks.append(
+            keras.callbacks.ModelCheckpoint(str(out / "best.keras"), monitor="val_accuracy", save_best_only=True)
+        )
+
+    start = time.perf_counter()
+    history = fit(model, train_ds, test_ds, recipe.epochs, run_dir=out, verbose=verbose, callbacks=callbacks)
+    wall_time = time.perf_counter() - start
+    epochs_run = len(history.history.get("loss", []))
+    test_loss, test_accuracy = model.evaluate(test_ds, verbose=0)
+    results = {
+        "model": model_name,
+        "recipe": recipe.name,
+        "epochs": recipe.epochs,
+        "epochs_this_session": epochs_run,
+        "train_images": len(x_train),
+        "test_images": len(x_test),
+        "test_accuracy": float(test_accuracy),
+        "test_loss": float(test_loss),
+        "parameters": count_parameters(model),
+        "wall_time_s_this_session": round(wall_time, 1),
+        "train_images_per_s": round(epochs_run * len(x_train) / wall_time, 1) if epochs_run else None,
+        "device": accelerator(),
+        "backend": keras.backend.backend(),
+        "versions": {"keras": keras.__version__, "numpy": np.__version__, "python": platform.python_version()},
+    }
+    if out is not None:
+        model.save(out / "last.keras")
+        (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    return TrainingRun(model, history.history, results)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, help="a name from helpers.models.list_models()")
+    parser.add_argument("--recipe", default="short", help="paper or short")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--out", required=True, type=Path, help="run folder; an existing one is resumed")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sample", action="store_true", help="train on the shipped CIFAR-10 sample (quick checks)")
+    args = parser.parse_args(argv)
+
+    from helpers.data import load_cifar10, load_cifar10_sample
+
+    data = load_cifar10_sample() if args.sample else load_cifar10()
+    run = train(
+        args.model, data, recipe=args.recipe, epochs=args.epochs, batch_size=args.batch_size, out=args.out, seed=args.seed, verbose=2
+    )
+    print(json.dumps(run.results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
