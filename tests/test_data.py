@@ -1,0 +1,149 @@
+import os
+import pickle
+
+import numpy as np
+import pytest
+
+from helpers import data
+from helpers.data import BATCH_FILES, load_cifar10, load_cifar10_sample, make_datasets, read_cifar10_batches
+
+
+def write_fake_batches(folder, images_per_batch=4):
+    """The official pickle layout, with tiny batches."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for name in BATCH_FILES:
+        batch = {
+            b"data": rng.integers(0, 256, size=(images_per_batch, 3072), dtype=np.uint8),
+            b"labels": list(rng.integers(0, 10, size=images_per_batch)),
+        }
+        with open(folder / name, "wb") as file:
+            pickle.dump(batch, file, protocol=2)
+    return folder
+
+
+def test_sample_is_real_balanced_cifar10():
+    (x_train, y_train), (x_test, y_test) = load_cifar10_sample()
+    assert x_train.shape == (4000, 32, 32, 3) and x_train.dtype == np.uint8
+    assert y_train.shape == (4000, 1) and x_test.shape == (1000, 32, 32, 3)
+    assert np.bincount(y_train.ravel()).tolist() == [400] * 10
+    assert np.bincount(y_test.ravel()).tolist() == [100] * 10
+    # Real photographs, not noise: CIFAR-10's channel means are near 0.49, 0.48, 0.45.
+    np.testing.assert_allclose(x_train.mean(axis=(0, 1, 2)) / 255, [0.49, 0.48, 0.45], atol=0.03)
+    assert data.SAMPLE_PATH.stat().st_size <= 5_000_000
+
+
+def test_read_batches_from_folder_and_its_parent(tmp_path):
+    write_fake_batches(tmp_path / "cifar-10-batches-py")
+    for folder in (tmp_path, tmp_path / "cifar-10-batches-py"):
+        (x_train, y_train), (x_test, y_test) = read_cifar10_batches(folder)
+        assert x_train.shape == (20, 32, 32, 3) and y_train.shape == (20, 1)
+        assert x_test.shape == (4, 32, 32, 3) and y_test.dtype == np.uint8
+
+
+def test_batch_layout_is_channels_first_rows_then_columns(tmp_path):
+    folder = write_fake_batches(tmp_path)
+    with open(folder / "test_batch", "rb") as file:
+        raw = pickle.load(file, encoding="bytes")[b"data"][0]
+    _, (x_test, _) = read_cifar10_batches(folder)
+    assert x_test[0, 0, 1, 0] == raw[1]  # red, row 0, column 1
+    assert x_test[0, 1, 0, 2] == raw[2048 + 32]  # blue, row 1, column 0
+
+
+def test_cifar10_dir_is_used(tmp_path, monkeypatch):
+    write_fake_batches(tmp_path)
+    monkeypatch.setenv("CIFAR10_DIR", str(tmp_path))
+    (x_train, _), _ = load_cifar10()
+    assert len(x_train) == 20
+
+
+def test_missing_batch_file_is_named(tmp_path, monkeypatch):
+    write_fake_batches(tmp_path)
+    (tmp_path / "data_batch_3").unlink()
+    monkeypatch.setenv("CIFAR10_DIR", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="lacks data_batch_3"):
+        load_cifar10()
+
+
+def test_corrupt_batch_file_is_named(tmp_path, monkeypatch):
+    write_fake_batches(tmp_path)
+    (tmp_path / "data_batch_2").write_bytes(b"not a pickle")
+    monkeypatch.setenv("CIFAR10_DIR", str(tmp_path))
+    with pytest.raises(ValueError, match="data_batch_2 is not a readable CIFAR-10 batch"):
+        load_cifar10()
+
+
+def test_no_network_and_no_folder_says_how_to_set_cifar10_dir(monkeypatch):
+    import keras
+
+    def offline_download():
+        raise Exception("URL fetch failure on https://www.cs.toronto.edu/: None -- [Errno -3] name resolution")
+
+    monkeypatch.delenv("CIFAR10_DIR", raising=False)
+    monkeypatch.setattr(keras.datasets.cifar10, "load_data", offline_download)
+    with pytest.raises(RuntimeError, match="set the environment variable CIFAR10_DIR"):
+        load_cifar10()
+
+
+@pytest.mark.skipif(not os.environ.get("CIFAR10_DIR"), reason="needs the full CIFAR-10 in CIFAR10_DIR")
+def test_full_cifar10_from_cifar10_dir():
+    (x_train, y_train), (x_test, y_test) = load_cifar10()
+    assert x_train.shape == (50000, 32, 32, 3) and x_test.shape == (10000, 32, 32, 3)
+    assert np.bincount(y_train.ravel()).tolist() == [5000] * 10
+
+
+@pytest.fixture(scope="module")
+def sample():
+    (x_train, y_train), (x_test, y_test) = load_cifar10_sample()
+    return x_train[:96], y_train[:96], x_test[:40], y_test[:40]
+
+
+@pytest.mark.parametrize("augment", [None, "basic", "paper"])
+def test_make_datasets_batches(sample, augment):
+    train, test = make_datasets(*sample, batch_size=32, augment=augment, seed=1)
+    images, labels = next(iter(train))
+    assert images.shape == (32, 32, 32, 3) and images.dtype.name == "float32"
+    assert labels.shape == (32, 10)
+    np.testing.assert_allclose(labels.numpy().sum(axis=1), 1.0, rtol=1e-5)
+    assert 0.0 <= images.numpy().min() and images.numpy().max() <= 255.0
+    assert sum(len(x) for x, _ in test) == 40
+    if augment == "paper":  # MixUp / CutMix blend the labels of two images
+        assert labels.numpy().max(axis=1).min() < 1.0
+    else:
+        assert set(np.unique(labels.numpy())) == {0.0, 1.0}
+
+
+def test_basic_augmentation_changes_images_but_not_test_set(sample):
+    x_train, y_train, x_test, y_test = sample
+    plain, _ = make_datasets(x_train, y_train, x_test, y_test, batch_size=96, augment=None, seed=3)
+    augmented, test = make_datasets(x_train, y_train, x_test, y_test, batch_size=96, augment="basic", seed=3)
+    plain_images = np.sort(next(iter(plain))[0].numpy().reshape(96, -1), axis=0)
+    augmented_images = np.sort(next(iter(augmented))[0].numpy().reshape(96, -1), axis=0)
+    assert not np.array_equal(plain_images, augmented_images)
+    np.testing.assert_array_equal(next(iter(test))[0].numpy(), x_test.astype("float32"))
+
+
+def test_labels_outside_range_are_rejected(sample):
+    x_train, y_train, x_test, y_test = sample
+    bad = y_train.copy()
+    bad[5] = 10
+    with pytest.raises(ValueError, match=r"Labels must lie in \[0, 10\).*\[10\]"):
+        make_datasets(x_train, bad, x_test, y_test)
+    with pytest.raises(ValueError, match="Labels must lie"):
+        make_datasets(x_train, y_train - 1, x_test, y_test)
+
+
+def test_non_rgb_images_are_rejected(sample):
+    x_train, y_train, x_test, y_test = sample
+    with pytest.raises(ValueError, match="Expected RGB images"):
+        make_datasets(x_train[..., :1], y_train, x_test, y_test)
+
+
+def test_bad_arguments_are_rejected(sample):
+    with pytest.raises(ValueError, match="augment must be one of"):
+        make_datasets(*sample, augment="autoaugment")
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        make_datasets(*sample, batch_size=0)
+    x_train, y_train, x_test, y_test = sample
+    with pytest.raises(ValueError, match="96 images but 95 labels"):
+        make_datasets(x_train, y_train[:95], x_test, y_test)

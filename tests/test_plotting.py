@@ -1,0 +1,31 @@
+import numpy as np
+import pytest
+
+from helpers.plotting import plot_confusion_matrix, plot_history, plot_seqpool_weights, show_images, show_patches
+
+HISTORY = {"loss": [2.0, 1.5, 1.2], "accuracy": [0.2, 0.4, 0.5], "val_loss": [1.9, 1.6, 1.4], "val_accuracy": [0.25, 0.4, 0.45]}
+
+
+def test_plot_history_one_and_several_runs(tmp_path):
+    fig = plot_history(HISTORY)
+    assert [len(ax.lines) for ax in fig.axes] == [2, 2]
+    csv_path = tmp_path / "history.csv"
+    csv_path.write_text("epoch,accuracy,loss,val_accuracy,val_loss\n0,0.1,2.3,0.1,2.2\n1,0.2,2.1,0.2,2.0\n")
+    fig = plot_history({"a": HISTORY, "b": csv_path})
+    assert [len(ax.lines) for ax in fig.axes] == [4, 4]
+    np.testing.assert_allclose(fig.axes[0].lines[2].get_ydata(), [2.3, 2.1])
+
+
+def test_image_plots():
+    images = np.random.default_rng(0).integers(0, 256, size=(6, 32, 32, 3))
+    labels = np.arange(6).reshape(-1, 1)
+    assert len(show_images(images, labels, predictions=np.arange(6)[::-1]).axes) == 8
+    assert len(show_patches(images[0], 8).axes) == 16
+    assert len(plot_seqpool_weights(images, np.full((6, 64), 1 / 64), labels).axes) == 12
+    with pytest.raises(ValueError, match="square grid"):
+        plot_seqpool_weights(images, np.full((6, 65), 1 / 65))
+
+
+def test_confusion_matrix_rows_are_rates():
+    fig = plot_confusion_matrix([0, 0, 1, 1], [0, 1, 1, 1], class_names=("a", "b"))
+    np.testing.assert_allclose(fig.axes[0].images[0].get_array(), [[0.5, 0.5], [0.0, 1.0]])

@@ -1,0 +1,84 @@
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from helpers.models import create_model
+from helpers.runtime import get_strategy, notebook_settings, set_seed, smoke_mode
+
+
+@pytest.mark.parametrize("value, expected", [("1", True), ("true", True), ("0", False), ("", False)])
+def test_smoke_mode_reads_the_environment(monkeypatch, value, expected):
+    monkeypatch.setenv("CCT_SMOKE", value)
+    assert smoke_mode() is expected
+
+
+def test_set_seed_makes_models_reproducible():
+    set_seed(3)
+    first = create_model("cct_2_3x2").get_weights()
+    set_seed(3)
+    second = create_model("cct_2_3x2").get_weights()
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_get_strategy_says_what_it_chose(capsys):
+    strategy = get_strategy()
+    assert strategy.num_replicas_in_sync == 1
+    assert "strategy:" in capsys.readouterr().out
+
+
+def test_notebook_settings_profiles(monkeypatch, capsys):
+    monkeypatch.setenv("CCT_SMOKE", "1")
+    smoke = notebook_settings()
+    assert "smoke mode: on" in capsys.readouterr().out
+    assert smoke.profile == "smoke" and smoke.epochs == 1
+    (x_train, _), (x_test, _) = smoke.load_data()
+    assert len(x_train) == 256 and len(x_test) == 128
+    monkeypatch.setenv("CCT_SMOKE", "0")
+    cpu = notebook_settings()
+    assert "smoke mode: off" in capsys.readouterr().out
+    assert cpu.profile == "cpu" and cpu.models["cct"] == "cct_2_3x2" and cpu.recipe == "short"
+
+
+MIRRORED_SCRIPT = textwrap.dedent(
+    """
+    import numpy as np
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from helpers.data import load_cifar10_sample, make_datasets
+    from helpers.models import create_model
+    from helpers.training import compile_model, get_recipe
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    (x, y), (xt, yt) = load_cifar10_sample()
+    train, _ = make_datasets(x[:64], y[:64], xt[:32], yt[:32], batch_size=32, augment=None)
+    with strategy.scope():
+        model = compile_model(create_model("cct_2_3x2"), get_recipe("short", epochs=1), 2)
+    before = [w.copy() for w in model.get_weights()]
+    history = model.fit(train, epochs=1, verbose=0)
+    changed = any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    print("replicas", strategy.num_replicas_in_sync, "loss", history.history["loss"][0], "changed", changed)
+    """
+)
+
+
+def test_mirrored_strategy_over_two_cpu_devices_trains_a_step():
+    result = subprocess.run(
+        [sys.executable, "-c", MIRRORED_SCRIPT], capture_output=True, text=True, timeout=300, env=_env()
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    words = result.stdout.split()
+    assert words[words.index("replicas") + 1] == "2"
+    assert np.isfinite(float(words[words.index("loss") + 1]))
+    assert words[words.index("changed") + 1] == "True"
+
+
+def _env():
+    import os
+    from pathlib import Path
+
+    root = str(Path(__file__).parents[1])
+    return {**os.environ, "KERAS_BACKEND": "tensorflow", "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}

@@ -1,0 +1,96 @@
+import csv
+import json
+
+import numpy as np
+import pytest
+
+import keras
+
+from helpers.data import load_cifar10_sample, make_datasets
+from helpers.models import create_model
+from helpers.train import train
+from helpers.training import RECIPES, compile_model, fit, get_recipe, learning_rate_schedule, make_optimizer
+
+
+def test_paper_recipe_is_the_official_one():
+    paper = RECIPES["paper"]
+    assert (paper.epochs, paper.batch_size, paper.learning_rate, paper.weight_decay) == (300, 128, 5.5e-4, 6e-2)
+    assert (paper.warmup_epochs, paper.label_smoothing, paper.augment) == (10, 0.1, "paper")
+
+
+def test_get_recipe_overrides_and_errors():
+    assert get_recipe("short", epochs=7).epochs == 7
+    with pytest.raises(ValueError, match="Unknown recipe 'long'. Valid recipes: paper, short"):
+        get_recipe("long")
+    with pytest.raises(ValueError, match="no field"):
+        get_recipe("paper", epoch=3)
+
+
+def test_schedule_warms_up_then_decays():
+    schedule = learning_rate_schedule(get_recipe("paper"), steps_per_epoch=100)
+    lr = lambda step: float(keras.ops.convert_to_numpy(schedule(step)))  # noqa: E731
+    assert lr(0) == pytest.approx(1e-5)
+    assert lr(500) == pytest.approx((1e-5 + 5.5e-4) / 2, rel=1e-3)
+    assert lr(1000) == pytest.approx(5.5e-4, rel=1e-4)
+    assert lr(1000) > lr(15000) > lr(29999)
+    assert lr(30000) == pytest.approx(1e-5, rel=1e-3)
+
+
+def test_no_weight_decay_on_biases_and_norms():
+    model = create_model("cct_2_3x2")
+    optimizer = make_optimizer(get_recipe("short"), steps_per_epoch=10)
+    decayed = {v.path for v in model.trainable_weights if optimizer._use_weight_decay(v)}
+    assert any(path.endswith("kernel") for path in decayed)
+    assert any("position_embedding" in path for path in decayed)
+    assert not any(path.endswith(("bias", "gamma", "beta")) for path in decayed)
+
+
+@pytest.fixture(scope="module")
+def small_data():
+    (x_train, y_train), (x_test, y_test) = load_cifar10_sample()
+    return (x_train[:512], y_train[:512]), (x_test[:128], y_test[:128])
+
+
+def test_a_few_steps_lower_the_loss(small_data):
+    (x_train, y_train), (x_test, y_test) = small_data
+    keras.utils.set_random_seed(0)
+    train_ds, _ = make_datasets(x_train, y_train, x_test, y_test, batch_size=64, augment=None, seed=0)
+    model = compile_model(create_model("cct_2_3x2"), get_recipe("short", epochs=4, warmup_epochs=1), 8)
+    before = model.evaluate(train_ds, verbose=0)[0]
+    model.fit(train_ds, epochs=4, verbose=0)
+    after = model.evaluate(train_ds, verbose=0)[0]
+    assert after < before - 0.05
+
+
+def test_fit_logs_every_epoch_to_csv(small_data, tmp_path):
+    (x_train, y_train), (x_test, y_test) = small_data
+    train_ds, test_ds = make_datasets(x_train[:128], y_train[:128], x_test[:64], y_test[:64], batch_size=64)
+    model = compile_model(create_model("vit_lite_2_4"), get_recipe("short", epochs=2), 2)
+    history = fit(model, train_ds, test_ds, epochs=2, run_dir=tmp_path, verbose=0)
+    with open(tmp_path / "history.csv") as file:
+        rows = list(csv.DictReader(file))
+    assert [row["epoch"] for row in rows] == ["0", "1"]
+    assert float(rows[1]["val_loss"]) == pytest.approx(history.history["val_loss"][1], rel=1e-5)
+
+
+def test_fit_stops_on_nan_loss(small_data):
+    (x_train, y_train), (x_test, y_test) = small_data
+    train_ds, _ = make_datasets(x_train[:128], y_train[:128], x_test, y_test, batch_size=64, augment=None)
+    model = create_model("cct_2_3x2")
+    model.compile(optimizer=keras.optimizers.SGD(1e12), loss=keras.losses.CategoricalCrossentropy(from_logits=True))
+    history = fit(model, train_ds, None, epochs=20, verbose=0)
+    assert len(history.history["loss"]) < 20
+
+
+def test_train_writes_a_run_folder(small_data, tmp_path):
+    (x_train, y_train), (x_test, y_test) = small_data
+    data = (x_train[:128], y_train[:128]), (x_test[:64], y_test[:64])
+    run = train("cct_2_3x2", data, recipe="short", epochs=1, batch_size=64, out=tmp_path, verbose=0)
+    assert {"config.json", "history.csv", "best.keras", "last.keras", "results.json"} <= {p.name for p in tmp_path.iterdir()}
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["parameters"] == 283723 and results["epochs"] == 1
+    assert 0.0 <= results["test_accuracy"] <= 1.0
+    assert run.results == results
+    assert json.loads((tmp_path / "config.json").read_text())["batch_size"] == 64
+    loaded = keras.models.load_model(tmp_path / "last.keras")
+    np.testing.assert_allclose(loaded.predict(x_test[:4], verbose=0), run.model.predict(x_test[:4], verbose=0), rtol=1e-5)
