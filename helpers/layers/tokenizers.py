@@ -138,14 +138,21 @@ class ConvTokenizer(keras.layers.Layer):
                 f"conv layers of kernel {self.kernel_size}: the feature map vanishes."
             )
 
-    def feature_map_size(self, height, width):
-        """Spatial size of the last feature map (one token per pixel of it)."""
+    def stage_sizes(self, height, width):
+        """[(conv output height, width, pooled height, width)] for each conv stage."""
+        sizes = []
         for _ in range(self.num_conv_layers):
             height = (height + 2 * self.padding - self.kernel_size) // self.stride + 1
             width = (width + 2 * self.padding - self.kernel_size) // self.stride + 1
-            height = (height + 2 * self.pooling_padding - self.pooling_kernel_size) // self.pooling_stride + 1
-            width = (width + 2 * self.pooling_padding - self.pooling_kernel_size) // self.pooling_stride + 1
-        return height, width
+            pooled_height = (height + 2 * self.pooling_padding - self.pooling_kernel_size) // self.pooling_stride + 1
+            pooled_width = (width + 2 * self.pooling_padding - self.pooling_kernel_size) // self.pooling_stride + 1
+            sizes.append((height, width, pooled_height, pooled_width))
+            height, width = pooled_height, pooled_width
+        return sizes
+
+    def feature_map_size(self, height, width):
+        """Spatial size of the last feature map (one token per pixel of it)."""
+        return self.stage_sizes(height, width)[-1][2:]
 
     def call(self, images):
         x = images
