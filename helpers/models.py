@@ -50,12 +50,14 @@ def build_compact_transformer(
     attention_dropout=0.1,
     dropout=0.0,
     stochastic_depth=0.1,
+    keras_attention=False,
     name="compact_transformer",
 ):
     """Tokenizer -> (class token) -> position embedding -> encoder blocks -> LN -> pool -> Dense.
 
     tokenizer: "patch" (ViT-Lite, CVT) or "conv" (CCT).
     pooling: "class_token" (ViT-Lite) or "seqpool" (CVT, CCT).
+    keras_attention: use Keras' MultiHeadAttention in the encoder (same function, slower on CPU).
     The model takes raw images of shape (N, image_size, image_size, 3) with pixel values
     0-255 and returns logits.
     """
@@ -91,6 +93,7 @@ def build_compact_transformer(
             attention_dropout=attention_dropout,
             dropout=dropout,
             drop_path_rate=float(rate),
+            keras_attention=keras_attention,
             name=f"encoder_{i}",
         )(x)
     x = keras.layers.LayerNormalization(epsilon=LAYER_NORM_EPSILON, name="final_norm")(x)

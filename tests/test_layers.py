@@ -167,3 +167,24 @@ def test_transformer_encoder_rejects_indivisible_heads():
 def test_layers_round_trip_through_config(layer):
     clone = type(layer).from_config(layer.get_config())
     assert clone.get_config() == layer.get_config()
+
+
+def test_fused_attention_equals_keras_multi_head_attention():
+    from helpers.layers.encoder import copy_attention_weights
+
+    x = np.random.default_rng(4).normal(size=(2, 9, 32)).astype("float32")
+    fused, reference = TransformerEncoder(32, 4, 2.0), TransformerEncoder(32, 4, 2.0, keras_attention=True)
+    fused(x), reference(x)
+    for name in ("pre_norm", "norm", "mlp_hidden", "mlp_output"):
+        getattr(fused, name).set_weights(getattr(reference, name).get_weights())
+    copy_attention_weights(reference, fused)
+    np.testing.assert_allclose(numpy(fused(x)), numpy(reference(x)), rtol=1e-5, atol=1e-5)
+    assert len(fused.trainable_weights) < len(reference.trainable_weights)  # 1 qkv kernel, not 3
+    count = lambda layer: sum(int(np.prod(w.shape)) for w in layer.trainable_weights)  # noqa: E731
+    assert count(fused) == count(reference)
+    round_trip = TransformerEncoder(32, 4, 2.0, keras_attention=True)
+    round_trip(x)
+    copy_attention_weights(fused, round_trip)
+    np.testing.assert_allclose(
+        numpy(round_trip.attention.query_dense.kernel), numpy(reference.attention.query_dense.kernel)
+    )

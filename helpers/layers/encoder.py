@@ -43,9 +43,13 @@ class TransformerEncoder(keras.layers.Layer):
         x = LN1(x)
         x = x + DropPath(MLP(x)),   MLP = Dense(mlp_ratio * D) -> GELU -> Dense(D)
 
-    The official attention projects q, k, v without bias but the output with one; Keras'
-    `MultiHeadAttention(use_bias=...)` switches all four together, so it runs without bias
-    and this block adds the output bias itself.
+    Attention is computed as the official code does: one bias-free projection to q, k, v,
+    softmax(q k^T / sqrt(d)) with dropout, times v, then an output projection with bias.
+    `keras_attention=True` uses Keras' `MultiHeadAttention` instead: the same function and
+    parameter count (it runs without bias and the block adds the output bias, since Keras'
+    `use_bias` switches all four projections together), but three separate projections make
+    it slower on a CPU. `helpers.layers.encoder.copy_attention_weights` moves weights between
+    the two forms.
     """
 
     def __init__(
@@ -56,6 +60,7 @@ class TransformerEncoder(keras.layers.Layer):
         attention_dropout=0.1,
         dropout=0.0,
         drop_path_rate=0.0,
+        keras_attention=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -67,16 +72,26 @@ class TransformerEncoder(keras.layers.Layer):
         self.attention_dropout = attention_dropout
         self.dropout = dropout
         self.drop_path_rate = drop_path_rate
+        self.keras_attention = keras_attention
 
         self.pre_norm = keras.layers.LayerNormalization(epsilon=LAYER_NORM_EPSILON, name="pre_norm")
-        self.attention = keras.layers.MultiHeadAttention(
-            num_heads,
-            key_dim=embed_dim // num_heads,
-            dropout=attention_dropout,
-            use_bias=False,
-            kernel_initializer=LINEAR_INITIALIZER,
-            name="attention",
-        )
+        if keras_attention:
+            self.attention = keras.layers.MultiHeadAttention(
+                num_heads,
+                key_dim=embed_dim // num_heads,
+                dropout=attention_dropout,
+                use_bias=False,
+                kernel_initializer=LINEAR_INITIALIZER,
+                name="attention",
+            )
+        else:
+            self.qkv = keras.layers.Dense(
+                3 * embed_dim, use_bias=False, kernel_initializer=LINEAR_INITIALIZER, name="qkv"
+            )
+            self.attention_projection = keras.layers.Dense(
+                embed_dim, kernel_initializer=LINEAR_INITIALIZER, name="attention_projection"
+            )
+            self.attention_seed = keras.random.SeedGenerator()
         self.attention_dropout_layer = keras.layers.Dropout(dropout)
         self.norm = keras.layers.LayerNormalization(epsilon=LAYER_NORM_EPSILON, name="norm")
         self.mlp_hidden = keras.layers.Dense(
@@ -89,17 +104,35 @@ class TransformerEncoder(keras.layers.Layer):
 
     def build(self, input_shape):
         self.pre_norm.build(input_shape)
-        self.attention.build(input_shape, input_shape)
-        self.attention_output_bias = self.add_weight(
-            shape=(self.embed_dim,), initializer="zeros", name="attention_output_bias"
-        )
+        if self.keras_attention:
+            self.attention.build(input_shape, input_shape)
+            self.attention_output_bias = self.add_weight(
+                shape=(self.embed_dim,), initializer="zeros", name="attention_output_bias"
+            )
+        else:
+            self.qkv.build(input_shape)
+            self.attention_projection.build(input_shape)
         self.norm.build(input_shape)
         self.mlp_hidden.build(input_shape)
         self.mlp_output.build(tuple(input_shape[:-1]) + (int(self.embed_dim * self.mlp_ratio),))
 
+    def self_attention(self, x, training=False):
+        if self.keras_attention:
+            return self.attention(x, x, training=training) + self.attention_output_bias
+        batch_size, length = ops.shape(x)[0], x.shape[1]
+        head_dim = self.embed_dim // self.num_heads
+        qkv = ops.reshape(self.qkv(x), (batch_size, length, 3, self.num_heads, head_dim))
+        qkv = ops.transpose(qkv, (2, 0, 3, 1, 4))  # (3, batch, heads, length, head_dim)
+        query, key, value = qkv[0], qkv[1], qkv[2]
+        scores = ops.matmul(query, ops.transpose(key, (0, 1, 3, 2))) * head_dim**-0.5
+        weights = ops.softmax(scores, axis=-1)
+        if training and self.attention_dropout > 0:
+            weights = keras.random.dropout(weights, self.attention_dropout, seed=self.attention_seed)
+        heads = ops.transpose(ops.matmul(weights, value), (0, 2, 1, 3))  # (batch, length, heads, head_dim)
+        return self.attention_projection(ops.reshape(heads, (batch_size, length, self.embed_dim)))
+
     def call(self, x, training=False):
-        normed = self.pre_norm(x)
-        attended = self.attention(normed, normed, training=training) + self.attention_output_bias
+        attended = self.self_attention(self.pre_norm(x), training=training)
         x = x + self.drop_path(self.attention_dropout_layer(attended, training=training), training=training)
         x = self.norm(x)
         hidden = self.mlp_hidden_dropout(self.mlp_hidden(x), training=training)
@@ -118,4 +151,25 @@ class TransformerEncoder(keras.layers.Layer):
             "attention_dropout": self.attention_dropout,
             "dropout": self.dropout,
             "drop_path_rate": self.drop_path_rate,
+            "keras_attention": self.keras_attention,
         }
+
+
+def copy_attention_weights(source, target):
+    """Copy the attention weights of one TransformerEncoder into another whose attention has
+    the other form (fused qkv <-> Keras MultiHeadAttention); both must be built."""
+    dim = source.embed_dim
+    if source.keras_attention == target.keras_attention:
+        raise ValueError("Both blocks use the same attention form: use set_weights instead.")
+    if source.keras_attention:
+        query, key, value = (layer.kernel for layer in (source.attention.query_dense, source.attention.key_dense, source.attention.value_dense))
+        qkv = ops.concatenate([ops.reshape(k, (dim, dim)) for k in (query, key, value)], axis=1)
+        target.qkv.kernel.assign(qkv)
+        target.attention_projection.kernel.assign(ops.reshape(source.attention.output_dense.kernel, (dim, dim)))
+        target.attention_projection.bias.assign(source.attention_output_bias)
+    else:
+        heads = (dim, source.num_heads, dim // source.num_heads)
+        for index, layer in enumerate((target.attention.query_dense, target.attention.key_dense, target.attention.value_dense)):
+            layer.kernel.assign(ops.reshape(source.qkv.kernel[:, index * dim : (index + 1) * dim], heads))
+        target.attention.output_dense.kernel.assign(ops.reshape(source.attention_projection.kernel, (source.num_heads, dim // source.num_heads, dim)))
+        target.attention_output_bias.assign(source.attention_projection.bias)
