@@ -1,5 +1,7 @@
 """The transformer encoder block, exactly as the official Compact Transformers code orders it."""
 
+import numpy as np
+
 import keras
 from keras import ops
 
@@ -158,18 +160,20 @@ class TransformerEncoder(keras.layers.Layer):
 def copy_attention_weights(source, target):
     """Copy the attention weights of one TransformerEncoder into another whose attention has
     the other form (fused qkv <-> Keras MultiHeadAttention); both must be built."""
-    dim = source.embed_dim
     if source.keras_attention == target.keras_attention:
         raise ValueError("Both blocks use the same attention form: use set_weights instead.")
+    dim, heads = source.embed_dim, source.num_heads
+    value_of = ops.convert_to_numpy  # copies: JAX may donate the source's buffers later
     if source.keras_attention:
-        query, key, value = (layer.kernel for layer in (source.attention.query_dense, source.attention.key_dense, source.attention.value_dense))
-        qkv = ops.concatenate([ops.reshape(k, (dim, dim)) for k in (query, key, value)], axis=1)
-        target.qkv.kernel.assign(qkv)
-        target.attention_projection.kernel.assign(ops.reshape(source.attention.output_dense.kernel, (dim, dim)))
-        target.attention_projection.bias.assign(source.attention_output_bias)
+        mha = source.attention
+        projections = [value_of(layer.kernel).reshape(dim, dim) for layer in (mha.query_dense, mha.key_dense, mha.value_dense)]
+        target.qkv.kernel.assign(np.concatenate(projections, axis=1))
+        target.attention_projection.kernel.assign(value_of(mha.output_dense.kernel).reshape(dim, dim))
+        target.attention_projection.bias.assign(value_of(source.attention_output_bias))
     else:
-        heads = (dim, source.num_heads, dim // source.num_heads)
-        for index, layer in enumerate((target.attention.query_dense, target.attention.key_dense, target.attention.value_dense)):
-            layer.kernel.assign(ops.reshape(source.qkv.kernel[:, index * dim : (index + 1) * dim], heads))
-        target.attention.output_dense.kernel.assign(ops.reshape(source.attention_projection.kernel, (source.num_heads, dim // source.num_heads, dim)))
-        target.attention_output_bias.assign(source.attention_projection.bias)
+        mha = target.attention
+        qkv = value_of(source.qkv.kernel)
+        for index, layer in enumerate((mha.query_dense, mha.key_dense, mha.value_dense)):
+            layer.kernel.assign(qkv[:, index * dim : (index + 1) * dim].reshape(dim, heads, dim // heads))
+        mha.output_dense.kernel.assign(value_of(source.attention_projection.kernel).reshape(heads, dim // heads, dim))
+        target.attention_output_bias.assign(value_of(source.attention_projection.bias))
