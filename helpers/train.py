@@ -8,6 +8,7 @@ last completed epoch.
 """
 
 import argparse
+import csv
 import dataclasses
 import json
 import platform
@@ -62,12 +63,18 @@ def train(
     callbacks = []
     if out is not None:
         out = Path(out)
+        logged = logged_epochs(out)
+        if len(logged) >= recipe.epochs and (out / "results.json").exists():
+            print(f"{out} already holds a finished run of {len(logged)} epochs: loading it, not training again.")
+            finished = keras.models.load_model(out / "last.keras")
+            return TrainingRun(finished, _columns(logged), json.loads((out / "results.json").read_text()))
         out.mkdir(parents=True, exist_ok=True)
         config = {"model": model_name, "model_overrides": model_overrides, "seed": seed, **dataclasses.asdict(recipe)}
         (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-        callbacks.append(
-            keras.callbacks.ModelCheckpoint(str(out / "best.keras"), monitor="val_accuracy", save_best_only=True)
-        )
+        checkpoint = keras.callbacks.ModelCheckpoint(str(out / "best.keras"), monitor="val_accuracy", save_best_only=True)
+        if logged:  # resuming: only a better epoch than those already logged replaces best.keras
+            checkpoint.best = max(float(row["val_accuracy"]) for row in logged)
+        callbacks.append(checkpoint)
 
     start = time.perf_counter()
     history = fit(model, train_ds, test_ds, recipe.epochs, run_dir=out, verbose=verbose, callbacks=callbacks)
@@ -96,6 +103,19 @@ def train(
     return TrainingRun(model, history.history, results)
 
 
+def logged_epochs(run_dir):
+    """The rows of a run folder's history.csv (empty if there is none)."""
+    path = Path(run_dir) / "history.csv"
+    if not path.exists():
+        return []
+    with open(path, newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def _columns(rows):
+    return {key: [float(row[key]) for row in rows] for key in rows[0] if key != "epoch"}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="a name from helpers.models.list_models()")
@@ -105,11 +125,13 @@ def main(argv=None):
     parser.add_argument("--out", required=True, type=Path, help="run folder; an existing one is resumed")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sample", action="store_true", help="train on the shipped CIFAR-10 sample (quick checks)")
+    parser.add_argument("--train-images", type=int, help="use only the first N training images")
     args = parser.parse_args(argv)
 
     from helpers.data import load_cifar10, load_cifar10_sample
 
-    data = load_cifar10_sample() if args.sample else load_cifar10()
+    (x_train, y_train), test = load_cifar10_sample() if args.sample else load_cifar10()
+    data = (x_train[: args.train_images], y_train[: args.train_images]), test
     run = train(
         args.model, data, recipe=args.recipe, epochs=args.epochs, batch_size=args.batch_size, out=args.out, seed=args.seed, verbose=2
     )
