@@ -188,3 +188,11 @@ def test_fused_attention_equals_keras_multi_head_attention():
     np.testing.assert_allclose(
         numpy(round_trip.attention.query_dense.kernel), numpy(reference.attention.query_dense.kernel)
     )
+
+
+def test_conv_tokenizer_feature_maps_end_in_the_tokens(images):
+    tokenizer = ConvTokenizer(16, kernel_size=3, num_conv_layers=2)
+    maps = tokenizer.feature_maps(images)
+    assert [stage["conv"].shape for stage in maps] == [(8, 32, 32, 64), (8, 16, 16, 16)]
+    assert numpy(maps[0]["relu"]).min() >= 0
+    np.testing.assert_allclose(numpy(maps[-1]["pool"]).reshape(8, 64, 16), numpy(tokenizer(images)), rtol=1e-6)

@@ -154,11 +154,21 @@ class ConvTokenizer(keras.layers.Layer):
         """Spatial size of the last feature map (one token per pixel of it)."""
         return self.stage_sizes(height, width)[-1][2:]
 
+    def feature_maps(self, images):
+        """Every stage's activations: [{"conv": ..., "relu": ..., "pool": ...}], each (B, H, W, C)."""
+        if not self.built:
+            self.build(images.shape)
+            self.built = True
+        maps, x = [], images
+        for padding, conv, relu, pool_padding, pool in self.stages:
+            stage = {"conv": conv(padding(x))}
+            stage["relu"] = relu(stage["conv"])
+            stage["pool"] = x = pool(pool_padding(stage["relu"]))
+            maps.append(stage)
+        return maps
+
     def call(self, images):
-        x = images
-        for stage in self.stages:
-            for layer in stage:
-                x = layer(x)
+        x = self.feature_maps(images)[-1]["pool"]
         _, height, width, channels = x.shape
         return ops.reshape(x, (-1, height * width, channels))
 

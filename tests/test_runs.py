@@ -1,0 +1,30 @@
+from types import SimpleNamespace
+
+from helpers.runs import describe_run, load_run, run_budget, save_run
+
+RESULTS = {"model": "cct_2_3x2", "test_accuracy": 0.5, "recipe": "short", "epochs": 4, "train_images": 50000}
+
+
+def make_run(accuracy):
+    return SimpleNamespace(results={**RESULTS, "test_accuracy": accuracy}, history={"loss": [2.0, 1.0]})
+
+
+def test_save_and_load_a_run(tmp_path):
+    save_run(make_run(0.5), "cct", SimpleNamespace(smoke=False, profile="cpu"), folder=tmp_path)
+    record = load_run("cct", folder=tmp_path)
+    assert record["model"] == "cct_2_3x2" and record["history"]["loss"] == [2.0, 1.0]
+    assert record["results"]["profile"] == "cpu"
+    assert run_budget(record["results"]) == ("short", 4, 50000)
+    assert "50.00%" in describe_run(record["results"]) and "smoke" not in describe_run(record["results"])
+
+
+def test_smoke_run_does_not_replace_a_real_run(tmp_path, capsys):
+    save_run(make_run(0.7), "cvt", SimpleNamespace(smoke=False, profile="cpu"), folder=tmp_path)
+    save_run(make_run(0.1), "cvt", SimpleNamespace(smoke=True, profile="smoke"), folder=tmp_path)
+    assert load_run("cvt", folder=tmp_path)["results"]["test_accuracy"] == 0.7
+    assert "kept" in capsys.readouterr().out
+
+
+def test_missing_run_names_the_notebook(tmp_path, capsys):
+    assert load_run("vit_lite", folder=tmp_path) is None
+    assert "02_vit_lite.ipynb" in capsys.readouterr().out
