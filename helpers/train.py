@@ -46,7 +46,11 @@ def train(
     **model_overrides,
 ):
     """Build `model_name`, train it on `data` = ((x_train, y_train), (x_test, y_test)) and
-    evaluate it on the test split. Returns a TrainingRun(model, history, results)."""
+    evaluate it on the test split. Returns a TrainingRun(model, history, results).
+
+    With `out`, the run folder keeps a backup every epoch: calling `train` again with the
+    same arguments after an interruption resumes, and the returned history holds every
+    epoch, also those of earlier sessions."""
     overrides = {key: value for key, value in (("epochs", epochs), ("batch_size", batch_size)) if value is not None}
     recipe = get_recipe(recipe, **overrides)
     strategy = strategy or SingleDeviceStrategy()
@@ -64,7 +68,12 @@ def train(
     if out is not None:
         out = Path(out)
         logged = logged_epochs(out)
-        if len(logged) >= recipe.epochs and (out / "results.json").exists():
+        if (out / "results.json").exists():
+            if len(logged) != recipe.epochs:
+                raise ValueError(
+                    f"{out} holds a finished run of {len(logged)} epochs, not {recipe.epochs}: "
+                    "its schedule cannot be stretched, so train into a new folder."
+                )
             print(f"{out} already holds a finished run of {len(logged)} epochs: loading it, not training again.")
             finished = keras.models.load_model(out / "last.keras")
             return TrainingRun(finished, _columns(logged), json.loads((out / "results.json").read_text()))
@@ -80,6 +89,7 @@ def train(
     history = fit(model, train_ds, test_ds, recipe.epochs, run_dir=out, verbose=verbose, callbacks=callbacks)
     wall_time = time.perf_counter() - start
     epochs_run = len(history.history.get("loss", []))
+    full_history = _columns(logged_epochs(out)) if out is not None else history.history
     test_loss, test_accuracy = model.evaluate(test_ds, verbose=0)
     results = {
         "model": model_name,
@@ -100,7 +110,7 @@ def train(
     if out is not None:
         model.save(out / "last.keras")
         (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    return TrainingRun(model, history.history, results)
+    return TrainingRun(model, full_history, results)
 
 
 def logged_epochs(run_dir):

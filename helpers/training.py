@@ -73,9 +73,12 @@ def get_recipe(name, **overrides):
 
 
 def learning_rate_schedule(recipe, steps_per_epoch):
-    """Linear warm-up from `warmup_start_learning_rate`, then cosine decay to `min_learning_rate`."""
+    """Linear warm-up from `warmup_start_learning_rate`, then cosine decay to `min_learning_rate`.
+
+    Warm-up takes at most a tenth of training, so that a recipe cut to a few epochs still
+    spends most of them learning."""
     total_steps = max(1, recipe.epochs * steps_per_epoch)
-    warmup_steps = min(recipe.warmup_epochs * steps_per_epoch, total_steps // 2)
+    warmup_steps = min(recipe.warmup_epochs * steps_per_epoch, total_steps // 10)
     return keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=recipe.warmup_start_learning_rate,
         warmup_target=recipe.learning_rate,

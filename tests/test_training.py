@@ -94,3 +94,8 @@ def test_train_writes_a_run_folder(small_data, tmp_path):
     assert json.loads((tmp_path / "config.json").read_text())["batch_size"] == 64
     loaded = keras.models.load_model(tmp_path / "last.keras")
     np.testing.assert_allclose(loaded.predict(x_test[:4], verbose=0), run.model.predict(x_test[:4], verbose=0), rtol=1e-5)
+
+    again = train("cct_2_3x2", data, recipe="short", epochs=1, batch_size=64, out=tmp_path, verbose=0)
+    assert again.results == results and len(again.history["loss"]) == 1
+    with pytest.raises(ValueError, match="finished run of 1 epochs, not 2"):
+        train("cct_2_3x2", data, recipe="short", epochs=2, batch_size=64, out=tmp_path, verbose=0)
