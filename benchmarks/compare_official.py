@@ -53,7 +53,9 @@ def measure_official(args, name):
         batch=args.batch_size, steps=args.steps, block=args.block,
     )
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
-    result = subprocess.run([args.torch_python, "-c", script], capture_output=True, text=True, env=env, check=True)
+    result = subprocess.run([args.torch_python, "-c", script], capture_output=True, text=True, env=env)
+    if result.returncode:
+        raise RuntimeError(f"the official model's timing failed:\n{result.stderr[-3000:]}")
     return float(result.stdout.split()[-1])
 
 
@@ -63,7 +65,9 @@ def measure_ours(args, name):
         command = [sys.executable, "-m", "helpers.benchmark", "--models", name, "--batch-size", str(args.batch_size),
                    "--steps", str(args.steps), "--json", str(out)]
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
-        subprocess.run(command, capture_output=True, text=True, env=env, check=True, cwd=ROOT)
+        result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
+        if result.returncode:
+            raise RuntimeError(f"our benchmark failed:\n{result.stderr[-3000:]}")
         return json.loads(out.read_text())["rows"][0]["train_images_per_s"]
 
 

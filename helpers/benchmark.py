@@ -70,6 +70,7 @@ def _block_medians(times, block):
 
 def measure(name, batch_size=128, steps=30, block=5, image_size=32, jit_compile="auto", **model_overrides):
     """One row: parameters, MACs, training and inference images/s, epoch time, GFLOP/s."""
+    block = max(1, min(block, steps // 3))  # at least two timed blocks after the warm-up one
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, size=(batch_size * (steps + 1), image_size, image_size, 3)).astype("float32")
     labels = np.eye(10, dtype="float32")[rng.integers(0, 10, size=len(images))]
