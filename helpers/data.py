@@ -206,6 +206,7 @@ def _mix_batches(seed):
     def mix(images, labels):
         batch = {"images": images, "labels": labels}
         mixed = tf.cond(tf.random.uniform([], seed=seed) < 0.5, lambda: mixup(batch), lambda: cutmix(batch))
-        return mixed["images"], mixed["labels"]
+        # Blending in float32 can overshoot 255 by a rounding error.
+        return tf.clip_by_value(mixed["images"], 0.0, 255.0), mixed["labels"]
 
     return mix
