@@ -53,6 +53,18 @@ def train(
     epoch, also those of earlier sessions."""
     overrides = {key: value for key, value in (("epochs", epochs), ("batch_size", batch_size)) if value is not None}
     recipe = get_recipe(recipe, **overrides)
+    if out is not None:
+        out = Path(out)
+        logged = logged_epochs(out)
+        if (out / "results.json").exists():
+            if len(logged) != recipe.epochs:
+                raise ValueError(
+                    f"{out} holds a finished run of {len(logged)} epochs, not {recipe.epochs}: "
+                    "its schedule cannot be stretched, so train into a new folder."
+                )
+            print(f"{out} already holds a finished run of {len(logged)} epochs: loading it, not training again.")
+            finished = keras.models.load_model(out / "last.keras")
+            return TrainingRun(finished, _columns(logged), json.loads((out / "results.json").read_text()))
     strategy = strategy or SingleDeviceStrategy()
     (x_train, y_train), (x_test, y_test) = data
     num_classes = model_overrides.pop("num_classes", 10)
@@ -66,17 +78,6 @@ def train(
 
     callbacks = []
     if out is not None:
-        out = Path(out)
-        logged = logged_epochs(out)
-        if (out / "results.json").exists():
-            if len(logged) != recipe.epochs:
-                raise ValueError(
-                    f"{out} holds a finished run of {len(logged)} epochs, not {recipe.epochs}: "
-                    "its schedule cannot be stretched, so train into a new folder."
-                )
-            print(f"{out} already holds a finished run of {len(logged)} epochs: loading it, not training again.")
-            finished = keras.models.load_model(out / "last.keras")
-            return TrainingRun(finished, _columns(logged), json.loads((out / "results.json").read_text()))
         out.mkdir(parents=True, exist_ok=True)
         config = {"model": model_name, "model_overrides": model_overrides, "seed": seed, **dataclasses.asdict(recipe)}
         (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
@@ -136,12 +137,13 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sample", action="store_true", help="train on the shipped CIFAR-10 sample (quick checks)")
     parser.add_argument("--train-images", type=int, help="use only the first N training images")
+    parser.add_argument("--test-images", type=int, help="evaluate on the first N test images only")
     args = parser.parse_args(argv)
 
     from helpers.data import load_cifar10, load_cifar10_sample
 
-    (x_train, y_train), test = load_cifar10_sample() if args.sample else load_cifar10()
-    data = (x_train[: args.train_images], y_train[: args.train_images]), test
+    (x_train, y_train), (x_test, y_test) = load_cifar10_sample() if args.sample else load_cifar10()
+    data = (x_train[: args.train_images], y_train[: args.train_images]), (x_test[: args.test_images], y_test[: args.test_images])
     run = train(
         args.model, data, recipe=args.recipe, epochs=args.epochs, batch_size=args.batch_size, out=args.out, seed=args.seed, verbose=2
     )

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from helpers.benchmark import benchmark, count_macs, format_table, main
+from helpers.benchmark import count_macs, main
 from helpers.models import create_model
 
 # (paper's MACs without the attention products, ours with them), in GMACs per 32x32 image.
@@ -16,18 +16,14 @@ def test_macs_match_the_paper(name):
     assert with_attention / 1e9 == pytest.approx(MACS[name][1], rel=0.01)
 
 
-def test_smoke_benchmark_row_and_table():
-    (row,) = benchmark(["cct_2_3x2"], smoke=True, verbose=False)
-    assert row["parameters"] == 283723 and row["batch_size"] == 8
+def test_command_line_prints_a_table_and_writes_json(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    main(["--models", "cct_2_3x2", "--smoke", "--json", str(out)])
+    report = json.loads(out.read_text())
+    assert report["smoke"] is True and "backend" in report["device"]
+    (row,) = report["rows"]
+    assert row["model"] == "cct_2_3x2" and row["parameters"] == 283723 and row["batch_size"] == 8
     assert row["train_images_per_s"] > 0 and row["inference_images_per_s"] > 0
     assert row["epoch_time_s"] == pytest.approx(50000 / row["train_images_per_s"], rel=0.01)
-    table = format_table([row])
-    assert "cct_2_3x2" in table and "train img/s" in table
-
-
-def test_command_line_writes_json(tmp_path, capsys):
-    out = tmp_path / "bench.json"
-    main(["--models", "vit_lite_2_4", "--smoke", "--json", str(out)])
-    report = json.loads(out.read_text())
-    assert report["smoke"] is True and report["rows"][0]["model"] == "vit_lite_2_4"
-    assert "backend" in report["device"] and "vit_lite_2_4" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert printed.count("cct_2_3x2") >= 1 and "train img/s" in printed

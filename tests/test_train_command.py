@@ -10,12 +10,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).parents[1]
-EPOCHS = 4
+EPOCHS = 3
 
 
 def command(out):
-    return [sys.executable, "-m", "helpers.train", "--model", "cct_2_3x2", "--sample", "--train-images", "256",
-            "--epochs", str(EPOCHS), "--batch-size", "32", "--out", str(out)]
+    return [sys.executable, "-m", "helpers.train", "--model", "cct_2_3x2", "--sample", "--train-images", "128",
+            "--test-images", "200", "--epochs", str(EPOCHS), "--batch-size", "32", "--out", str(out)]
 
 
 def logged(out):

@@ -54,7 +54,7 @@ def small_data():
 def test_a_few_steps_lower_the_loss(small_data):
     (x_train, y_train), (x_test, y_test) = small_data
     keras.utils.set_random_seed(0)
-    train_ds, _ = make_datasets(x_train[:256], y_train[:256], x_test, y_test, batch_size=64, augment=None, seed=0)
+    train_ds, _ = make_datasets(x_train[:128], y_train[:128], x_test, y_test, batch_size=32, augment=None, seed=0)
     model = compile_model(create_model("cct_2_3x2"), get_recipe("short", epochs=4, warmup_epochs=1), 4)
     before = model.evaluate(train_ds, verbose=0)[0]
     model.fit(train_ds, epochs=4, verbose=0)
