@@ -167,7 +167,9 @@ class RunSettings:
             + (
                 f"shipped CIFAR-10 sample, cut to {SMOKE_TRAIN_IMAGES} train / {SMOKE_TEST_IMAGES} test images"
                 if self.smoke
-                else "CIFAR-10 (load_cifar10)"
+                else f"CIFAR-10 from CIFAR10_DIR={os.environ['CIFAR10_DIR']}"
+                if os.environ.get("CIFAR10_DIR")
+                else "CIFAR-10 (Keras download)"
             ),
         ]
         if self.profile == "cpu":
