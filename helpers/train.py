@@ -22,7 +22,8 @@ import keras
 from helpers.data import make_datasets
 from helpers.models import count_parameters, create_model
 from helpers.runtime import SingleDeviceStrategy, accelerator, set_seed
-from helpers.training import compile_model, fit, get_recipe, steps_per_epoch
+from helpers.training import compile_model, fit, get_recipe
+from helpers.training import steps_per_epoch as default_steps_per_epoch
 
 
 @dataclasses.dataclass
@@ -43,6 +44,7 @@ def train(
     strategy=None,
     seed=0,
     verbose="auto",
+    steps_per_epoch=None,
     **model_overrides,
 ):
     """Build `model_name`, train it on `data` = ((x_train, y_train), (x_test, y_test)) and
@@ -50,7 +52,11 @@ def train(
 
     With `out`, the run folder keeps a backup every epoch: calling `train` again with the
     same arguments after an interruption resumes, and the returned history holds every
-    epoch, also those of earlier sessions."""
+    epoch, also those of earlier sessions.
+
+    `steps_per_epoch` fixes the optimizer steps between two evaluations, cycling through
+    the training images as often as needed: runs on training sets of different sizes then
+    get the same number of steps."""
     overrides = {key: value for key, value in (("epochs", epochs), ("batch_size", batch_size)) if value is not None}
     recipe = get_recipe(recipe, **overrides)
     if out is not None:
@@ -72,14 +78,18 @@ def train(
     train_ds, test_ds = make_datasets(
         x_train, y_train, x_test, y_test, batch_size=recipe.batch_size, augment=recipe.augment, num_classes=num_classes, seed=seed
     )
+    if steps_per_epoch is None:
+        steps = default_steps_per_epoch(len(x_train), recipe.batch_size)
+    else:
+        steps, train_ds = steps_per_epoch, train_ds.repeat()
     with strategy.scope():
         model = create_model(model_name, num_classes=num_classes, image_size=x_train.shape[1], **model_overrides)
-        compile_model(model, recipe, steps_per_epoch(len(x_train), recipe.batch_size))
+        compile_model(model, recipe, steps)
 
     callbacks = []
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        config = {"model": model_name, "model_overrides": model_overrides, "seed": seed, **dataclasses.asdict(recipe)}
+        config = {"model": model_name, "model_overrides": model_overrides, "seed": seed, "steps_per_epoch": steps_per_epoch, **dataclasses.asdict(recipe)}
         (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
         checkpoint = keras.callbacks.ModelCheckpoint(str(out / "best.keras"), monitor="val_accuracy", save_best_only=True)
         if logged:  # resuming: only a better epoch than those already logged replaces best.keras
@@ -87,9 +97,13 @@ def train(
         callbacks.append(checkpoint)
 
     start = time.perf_counter()
-    history = fit(model, train_ds, test_ds, recipe.epochs, run_dir=out, verbose=verbose, callbacks=callbacks)
+    history = fit(
+        model, train_ds, test_ds, recipe.epochs, run_dir=out, verbose=verbose, callbacks=callbacks,
+        steps_per_epoch=steps_per_epoch,
+    )
     wall_time = time.perf_counter() - start
     epochs_run = len(history.history.get("loss", []))
+    images_per_epoch = len(x_train) if steps_per_epoch is None else steps_per_epoch * recipe.batch_size
     full_history = _columns(logged_epochs(out)) if out is not None else history.history
     test_loss, test_accuracy = model.evaluate(test_ds, verbose=0)
     results = {
@@ -103,7 +117,8 @@ def train(
         "test_loss": float(test_loss),
         "parameters": count_parameters(model),
         "wall_time_s_this_session": round(wall_time, 1),
-        "train_images_per_s": round(epochs_run * len(x_train) / wall_time, 1) if epochs_run else None,
+        "steps_per_epoch": steps,
+        "train_images_per_s": round(epochs_run * images_per_epoch / wall_time, 1) if epochs_run else None,
         "device": accelerator(),
         "backend": keras.backend.backend(),
         "versions": {"keras": keras.__version__, "numpy": np.__version__, "python": platform.python_version()},

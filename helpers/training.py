@@ -111,7 +111,7 @@ def compile_model(model, recipe, steps_per_epoch, jit_compile="auto", steps_per_
     return model
 
 
-def fit(model, train_data, validation_data, epochs, run_dir=None, verbose="auto", callbacks=()):
+def fit(model, train_data, validation_data, epochs, run_dir=None, verbose="auto", callbacks=(), steps_per_epoch=None):
     """`model.fit` with a progress bar, a stop on NaN loss and, given `run_dir`, a CSV log
     (`history.csv`) and a backup each epoch so that the same call after an interruption
     resumes where it stopped. Returns the Keras History."""
@@ -129,6 +129,7 @@ def fit(model, train_data, validation_data, epochs, run_dir=None, verbose="auto"
         train_data,
         validation_data=validation_data,
         epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
         callbacks=all_callbacks,
         verbose=verbose,
         shuffle=False,  # the tf.data pipeline shuffles
