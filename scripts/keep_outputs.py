@@ -1,0 +1,71 @@
+"""Copy the outputs of an executed notebook into the repository's copy, tidied for GitHub.
+
+    jupyter nbconvert --to notebook --execute --output-dir /tmp/executed notebooks/02_vit_lite.ipynb
+    python scripts/keep_outputs.py /tmp/executed/02_vit_lite.ipynb notebooks/02_vit_lite.ipynb
+
+The code cells of both must be identical (markdown may have been edited since the run).
+Refuses smoke-mode outputs. Tidying changes no result: consecutive stream outputs are joined,
+a progress bar keeps only its last state (what Jupyter shows after the carriage returns),
+terminal colour codes go, and TensorFlow's start-up log lines on stderr are dropped.
+"""
+
+import argparse
+import json
+import re
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+STARTUP_NOISE = re.compile(r"^(WARNING: All log messages before absl|I0000 .*cudart_stub)")
+
+
+def _resolve_carriage_returns(text):
+    lines = []
+    for line in text.split("\n"):
+        lines.append(line.rstrip("\r").split("\r")[-1])
+    return "\n".join(lines)
+
+
+def tidy(outputs):
+    tidied = []
+    for output in outputs:
+        if output["output_type"] == "stream":
+            text = "".join(output["text"])
+            if tidied and tidied[-1]["output_type"] == "stream" and tidied[-1]["name"] == output["name"]:
+                tidied[-1]["text"] += text
+                continue
+            tidied.append({**output, "text": text})
+        else:
+            tidied.append(output)
+    for output in tidied:
+        if output["output_type"] == "stream":
+            text = _resolve_carriage_returns(ANSI.sub("", output["text"]))
+            text = "\n".join(line for line in text.split("\n") if not STARTUP_NOISE.match(line))
+            output["text"] = text.splitlines(keepends=True)
+    return [o for o in tidied if o["output_type"] != "stream" or "".join(o["text"]).strip()]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("executed")
+    parser.add_argument("target")
+    args = parser.parse_args(argv)
+    executed = json.load(open(args.executed))
+    target = json.load(open(args.target))
+    code = lambda nb: ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]  # noqa: E731
+    if code(executed) != code(target):
+        raise SystemExit("The code cells differ: run the notebook again.")
+    text = json.dumps([c.get("outputs", []) for c in executed["cells"]])
+    if "smoke mode: on" in text or "smoke mode: off" not in text:
+        raise SystemExit("Not a real run (smoke mode on, or no settings printed): refusing its outputs.")
+    runs = iter(c for c in executed["cells"] if c["cell_type"] == "code")
+    for cell in target["cells"]:
+        if cell["cell_type"] == "code":
+            run = next(runs)
+            cell["outputs"] = tidy(run.get("outputs", []))
+            cell["execution_count"] = run.get("execution_count")
+    with open(args.target, "w") as file:
+        json.dump(target, file, indent=1, ensure_ascii=False)
+        file.write("\n")
+
+
+if __name__ == "__main__":
+    main()
