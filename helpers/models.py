@@ -4,10 +4,13 @@ Names follow Hassani et al. (2021): `cct_7_3x1` is 7 encoder layers, a 3x3 convo
 tokenizer with 1 conv layer; `vit_lite_7_4` and `cvt_7_4` are 7 layers with 4x4 patches.
 
     model = create_model("cct_7_3x1")        # raw images in (0-255), logits out
+    model = create_model("cct_2_3x2", weights="cifar10")   # trained weights shipped here
     list_models()                            # every name, with what it is
 """
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -182,19 +185,57 @@ def list_models(details=False):
     return list(VARIANTS)
 
 
-def create_model(name, num_classes=10, image_size=None, **overrides):
+def create_model(name, num_classes=10, image_size=None, weights=None, **overrides):
     """Build a named variant. `image_size` defaults to the variant's own (32, or 224 for
     cct_7_7x2); `overrides` change any argument of `build_compact_transformer`, e.g.
-    `positional_embedding="sine"` or `stochastic_depth=0.0`."""
+    `positional_embedding="sine"` or `stochastic_depth=0.0`.
+
+    `weights="cifar10"` loads the CIFAR-10 weights shipped with this package (see
+    `pretrained_info`); a path to a `.weights.h5` file loads that file."""
     if name not in VARIANTS:
         raise ValueError(f"Unknown model {name!r}. Valid names: {', '.join(VARIANTS)}.")
     variant = VARIANTS[name]
     heads, dim, ratio = BACKBONES[variant.num_layers]
     kwargs = dict(num_heads=heads, embed_dim=dim, mlp_ratio=ratio, **variant.build_kwargs)
     kwargs.update(overrides)
-    return build_compact_transformer(
+    model = build_compact_transformer(
         num_classes=num_classes, image_size=image_size or variant.image_size, name=name, **kwargs
     )
+    if weights is not None:
+        _load_weights(model, name, weights)
+    return model
+
+
+WEIGHTS_DIR = Path(__file__).parent / "assets"
+
+
+def pretrained_info(name):
+    """How the shipped CIFAR-10 weights of `name` were trained and what they score
+    (a dict), or None when none are shipped."""
+    path = WEIGHTS_DIR / f"{name}_cifar10.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _load_weights(model, name, weights):
+    if weights == "cifar10":
+        path = WEIGHTS_DIR / f"{name}_cifar10.weights.h5"
+        if not path.exists():
+            shipped = sorted(p.name.removesuffix("_cifar10.weights.h5") for p in WEIGHTS_DIR.glob("*_cifar10.weights.h5"))
+            raise ValueError(
+                f"No CIFAR-10 weights are shipped for {name!r}; they are for: {', '.join(shipped) or 'none'}. "
+                "Train it with `python -m helpers.train` and pass weights=<path to a .weights.h5 file>."
+            )
+    else:
+        path = Path(weights)
+        if not path.exists():
+            raise FileNotFoundError(f"weights={str(weights)!r}: no such file (give 'cifar10' or a .weights.h5 path).")
+    try:
+        model.load_weights(path)
+    except ValueError as error:
+        raise ValueError(
+            f"The weights in {path.name} do not fit this {name} (they are for the plain variant with "
+            f"10 classes at 32x32; drop num_classes, image_size and shape-changing overrides): {error}"
+        ) from error
 
 
 def count_parameters(model, trainable_only=True):

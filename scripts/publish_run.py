@@ -1,0 +1,104 @@
+"""Publish a finished `python -m helpers.train` run into the repository's results/.
+
+    python scripts/publish_run.py runs/cct_2_3x2_short20 --data "offline JPEG copy" [--ship-weights]
+
+writes results/NAME/history.csv and results/NAME/curves.png, adds or replaces the run's row
+in results/results.csv, and with --ship-weights stores the final weights (last.keras, not
+the epoch picked on the test split) as helpers/assets/MODEL_cifar10.weights.h5 with a JSON
+record of how they were trained, for `create_model(MODEL, weights="cifar10")`.
+"""
+
+import argparse
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import keras
+import matplotlib
+
+matplotlib.use("Agg")
+
+from helpers.models import WEIGHTS_DIR, count_parameters, create_model  # noqa: E402
+from helpers.plotting import plot_history  # noqa: E402
+from helpers.train import logged_epochs  # noqa: E402
+
+ROOT = Path(__file__).parents[1]
+TABLE_FIELDS = ["run", "model", "parameters", "recipe", "epochs", "train_images", "test_images",
+                "test_accuracy", "data", "device", "wall_time_s"]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--data", required=True, help="which CIFAR-10 copy it trained on, e.g. 'offline JPEG copy'")
+    parser.add_argument("--wall-time-s", type=float, help="total training time over all sessions, if known")
+    parser.add_argument("--ship-weights", action="store_true")
+    args = parser.parse_args(argv)
+
+    results_path = args.run_dir / "results.json"
+    if not results_path.exists():
+        raise SystemExit(f"{args.run_dir} holds no finished run (no results.json).")
+    results = json.loads(results_path.read_text())
+    config = json.loads((args.run_dir / "config.json").read_text())
+    name = args.run_dir.name
+    out = ROOT / "results" / name
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copy(args.run_dir / "history.csv", out / "history.csv")
+    shutil.copy(args.run_dir / "config.json", out / "config.json")
+    shutil.copy(results_path, out / "results.json")
+
+    rows = logged_epochs(args.run_dir)
+    history = {key: [float(row[key]) for row in rows] for key in rows[0] if key != "epoch"}
+    figure = plot_history(
+        {results["model"]: history},
+        title=f"{results['model']}, {results['recipe']} recipe, {results['epochs']} epochs ({args.data}); "
+        f"dashed = test split",
+    )
+    figure.savefig(out / "curves.png", dpi=110)
+
+    row = {
+        "run": name,
+        "model": results["model"],
+        "parameters": results["parameters"],
+        "recipe": results["recipe"],
+        "epochs": results["epochs"],
+        "train_images": results["train_images"],
+        "test_images": results["test_images"],
+        "test_accuracy": round(results["test_accuracy"], 4),
+        "data": args.data,
+        "device": results["device"],
+        "wall_time_s": args.wall_time_s or "",
+    }
+    table = ROOT / "results" / "results.csv"
+    existing = list(csv.DictReader(open(table, newline=""))) if table.exists() else []
+    existing = [r for r in existing if r["run"] != name] + [row]
+    with open(table, "w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=TABLE_FIELDS)
+        writer.writeheader()
+        writer.writerows(existing)
+
+    if args.ship_weights:
+        model = keras.models.load_model(args.run_dir / "last.keras")
+        plain = create_model(results["model"])
+        if count_parameters(plain) != count_parameters(model):
+            raise SystemExit("The run's model is not the plain variant; only plain variants ship weights.")
+        weights_path = WEIGHTS_DIR / f"{results['model']}_cifar10.weights.h5"
+        model.save_weights(weights_path)
+        info = {
+            "model": results["model"],
+            "test_accuracy": results["test_accuracy"],
+            "test_images": results["test_images"],
+            "epochs": results["epochs"],
+            "recipe": config,
+            "data": args.data,
+            "trained_on": results["device"],
+            "run": f"results/{name}",
+        }
+        (WEIGHTS_DIR / f"{results['model']}_cifar10.json").write_text(json.dumps(info, indent=2) + "\n")
+        print(f"shipped {weights_path} ({weights_path.stat().st_size / 1e6:.2f} MB)")
+    print(f"wrote {out} and {table}")
+
+
+if __name__ == "__main__":
+    main()
