@@ -85,8 +85,9 @@ def show_patches(image, patch_size):
     return fig
 
 
-def plot_seqpool_weights(images, weights, labels=None, class_names=CLASS_NAMES, columns=6):
-    """Each image beside its SeqPool weights, reshaped to the token grid (square)."""
+def plot_seqpool_weights(images, weights, labels=None, class_names=CLASS_NAMES, columns=6, predictions=None):
+    """Each image beside its SeqPool weights, reshaped to the token grid (square); with
+    `predictions`, each image's title also names the predicted class (red when wrong)."""
     weights = np.asarray(weights)
     side = int(round(np.sqrt(weights.shape[1])))
     if side * side != weights.shape[1]:
@@ -95,8 +96,14 @@ def plot_seqpool_weights(images, weights, labels=None, class_names=CLASS_NAMES, 
     fig, axes = plt.subplots(2, count, figsize=(count * 1.6, 3.4), squeeze=False)
     for i in range(count):
         axes[0, i].imshow(np.asarray(images[i]).astype("uint8"))
+        title, color = "", "black"
         if labels is not None:
-            axes[0, i].set_title(class_names[int(np.ravel(labels[i])[0])], fontsize=8)
+            title = class_names[int(np.ravel(labels[i])[0])]
+        if predictions is not None:
+            predicted = class_names[int(predictions[i])]
+            color = "green" if labels is None or predicted == title else "red"
+            title = predicted if labels is None else f"{title} → {predicted}"
+        axes[0, i].set_title(title, fontsize=8, color=color)
         axes[1, i].imshow(weights[i].reshape(side, side), cmap="magma")
         axes[1, i].set_title(f"max {weights[i].max():.3f}", fontsize=7)
         for ax in axes[:, i]:
