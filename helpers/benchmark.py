@@ -21,7 +21,7 @@ import keras
 
 from helpers.layers import ConvTokenizer, PatchTokenizer, TransformerEncoder
 from helpers.models import count_parameters, create_model
-from helpers.runtime import accelerator
+from helpers.runtime import PRECISIONS, accelerator, choose_precision
 from helpers.training import compile_model, get_recipe
 
 DEFAULT_MODELS = ("cct_2_3x2", "cct_7_3x1", "cvt_7_4", "vit_lite_7_4")
@@ -68,13 +68,15 @@ def _block_medians(times, block):
     return statistics.median(blocks)
 
 
-def measure(name, batch_size=128, steps=30, block=5, image_size=32, jit_compile="auto", **model_overrides):
-    """One row: parameters, MACs, training and inference images/s, epoch time, GFLOP/s."""
+def measure(name, batch_size=128, steps=30, block=5, image_size=32, jit_compile="auto", precision="auto", **model_overrides):
+    """One row: parameters, MACs, training and inference images/s, epoch time, GFLOP/s.
+    `precision` as `helpers.train.train` takes it ("auto" picks what training would use)."""
+    precision = choose_precision(precision)
     block = max(1, min(block, steps // 3))  # at least two timed blocks after the warm-up one
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, size=(batch_size * (steps + 1), image_size, image_size, 3)).astype("float32")
     labels = np.eye(10, dtype="float32")[rng.integers(0, 10, size=len(images))]
-    model = create_model(name, image_size=image_size, **model_overrides)
+    model = create_model(name, image_size=image_size, dtype=precision, **model_overrides)
     compile_model(model, get_recipe("short"), steps_per_epoch=steps, jit_compile=jit_compile)
     timer = _BatchTimer()
     model.fit(images, labels, batch_size=batch_size, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[timer], shuffle=False)
@@ -102,10 +104,11 @@ def measure(name, batch_size=128, steps=30, block=5, image_size=32, jit_compile=
         # A training step costs about 3 forward passes: 2 FLOPs per MAC, times 3.
         "gflops": round(6 * macs * train_rate / 1e9, 1),
         "batch_size": batch_size,
+        "precision": precision,
     }
 
 
-def benchmark(models=DEFAULT_MODELS, batch_size=128, steps=None, smoke=False, jit_compile="auto", verbose=True):
+def benchmark(models=DEFAULT_MODELS, batch_size=128, steps=None, smoke=False, jit_compile="auto", precision="auto", verbose=True):
     """Measure each model; smoke=True makes it finish in seconds (tiny batches, few steps)."""
     if smoke:
         batch_size, steps, block = min(batch_size, 8), 6, 2
@@ -113,9 +116,9 @@ def benchmark(models=DEFAULT_MODELS, batch_size=128, steps=None, smoke=False, ji
         steps, block = steps or 30, 5
     rows = []
     for name in models:
-        rows.append(measure(name, batch_size=batch_size, steps=steps, block=block, jit_compile=jit_compile))
+        rows.append(measure(name, batch_size=batch_size, steps=steps, block=block, jit_compile=jit_compile, precision=precision))
         if verbose:
-            print(f"{name}: {rows[-1]['train_images_per_s']} training images/s", flush=True)
+            print(f"{name}: {rows[-1]['train_images_per_s']} training images/s ({rows[-1]['precision']})", flush=True)
     return rows
 
 
@@ -132,6 +135,7 @@ COLUMNS = [
     ("inference_images_per_s", "infer img/s", "{:.1f}"),
     ("epoch_time_s", "epoch (min)", "{:.1f}"),
     ("gflops", "GFLOP/s", "{:.1f}"),
+    ("precision", "precision", "{}"),
 ]
 
 
@@ -152,13 +156,14 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--steps", type=int, help="training steps to time (default 30)")
     parser.add_argument("--jit-compile", choices=["auto", "true", "false"], default="auto")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto", help="auto: what training here would use")
     parser.add_argument("--json", help="also write the rows and the device to this file")
     parser.add_argument("--smoke", action="store_true", help="finish in seconds (for tests)")
     args = parser.parse_args(argv)
 
     jit_compile = {"auto": "auto", "true": True, "false": False}[args.jit_compile]
     print(describe_device(), flush=True)
-    rows = benchmark(args.models.split(","), args.batch_size, args.steps, args.smoke, jit_compile)
+    rows = benchmark(args.models.split(","), args.batch_size, args.steps, args.smoke, jit_compile, args.precision)
     print(format_table(rows))
     if args.json:
         with open(args.json, "w") as file:

@@ -54,6 +54,7 @@ def build_compact_transformer(
     dropout=0.0,
     stochastic_depth=0.1,
     keras_attention=False,
+    dtype=None,
     name="compact_transformer",
 ):
     """Tokenizer -> (class token) -> position embedding -> encoder blocks -> LN -> pool -> Dense.
@@ -61,6 +62,9 @@ def build_compact_transformer(
     tokenizer: "patch" (ViT-Lite, CVT) or "conv" (CCT).
     pooling: "class_token" (ViT-Lite) or "seqpool" (CVT, CCT).
     keras_attention: use Keras' MultiHeadAttention in the encoder (same function, slower on CPU).
+    dtype: a Keras dtype policy for every layer, e.g. "mixed_bfloat16" (compute in bfloat16,
+    keep the weights in float32); None uses Keras' global policy (float32 by default). The
+    logits are float32 either way.
     The model takes raw images of shape (N, image_size, image_size, 3) with pixel values
     0-255 and returns logits.
     """
@@ -71,21 +75,25 @@ def build_compact_transformer(
     if not isinstance(num_classes, int) or num_classes < 2:
         raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}.")
 
+    layer = dict(dtype=dtype)
     images = keras.Input((image_size, image_size, 3), name="images")
-    x = ImageCheck(image_size, image_size, name="check_images")(images)
+    x = ImageCheck(image_size, image_size, name="check_images", **layer)(images)
     x = keras.layers.Normalization(
         mean=[255.0 * m for m in CIFAR10_MEAN],
         variance=[(255.0 * s) ** 2 for s in CIFAR10_STD],
         name="normalize",
+        **layer,
     )(x)
     if tokenizer == "patch":
-        x = PatchTokenizer(patch_size, embed_dim, name="tokenizer")(x)
+        x = PatchTokenizer(patch_size, embed_dim, name="tokenizer", **layer)(x)
     else:
-        x = ConvTokenizer(embed_dim, kernel_size=kernel_size, num_conv_layers=num_conv_layers, name="tokenizer")(x)
+        x = ConvTokenizer(
+            embed_dim, kernel_size=kernel_size, num_conv_layers=num_conv_layers, name="tokenizer", **layer
+        )(x)
     if pooling == "class_token":
-        x = ClassToken(name="class_token")(x)
-    x = PositionEmbedding(positional_embedding, name="position_embedding")(x)
-    x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
+        x = ClassToken(name="class_token", **layer)(x)
+    x = PositionEmbedding(positional_embedding, name="position_embedding", **layer)(x)
+    x = keras.layers.Dropout(dropout, name="embedding_dropout", **layer)(x)
     # Stochastic depth rises linearly from 0 in the first block to `stochastic_depth` in the last.
     drop_path_rates = np.linspace(0.0, stochastic_depth, num_layers)
     for i, rate in enumerate(drop_path_rates):
@@ -98,13 +106,15 @@ def build_compact_transformer(
             drop_path_rate=float(rate),
             keras_attention=keras_attention,
             name=f"encoder_{i}",
+            **layer,
         )(x)
-    x = keras.layers.LayerNormalization(epsilon=LAYER_NORM_EPSILON, name="final_norm")(x)
+    x = keras.layers.LayerNormalization(epsilon=LAYER_NORM_EPSILON, name="final_norm", **layer)(x)
     if pooling == "class_token":
-        x = ClassTokenReadout(name="class_token_readout")(x)
+        x = ClassTokenReadout(name="class_token_readout", **layer)(x)
     else:
-        x = SeqPool(name="seq_pool")(x)
-    logits = keras.layers.Dense(num_classes, kernel_initializer=LINEAR_INITIALIZER, name="classifier")(x)
+        x = SeqPool(name="seq_pool", **layer)(x)
+    # float32 logits: the loss and the predictions need no bfloat16 rounding, and this layer is tiny.
+    logits = keras.layers.Dense(num_classes, kernel_initializer=LINEAR_INITIALIZER, name="classifier", dtype="float32")(x)
     return keras.Model(images, logits, name=name)
 
 
@@ -188,7 +198,7 @@ def list_models(details=False):
 def create_model(name, num_classes=10, image_size=None, weights=None, **overrides):
     """Build a named variant. `image_size` defaults to the variant's own (32, or 224 for
     cct_7_7x2); `overrides` change any argument of `build_compact_transformer`, e.g.
-    `positional_embedding="sine"` or `stochastic_depth=0.0`.
+    `positional_embedding="sine"`, `stochastic_depth=0.0` or `dtype="mixed_bfloat16"`.
 
     `weights="cifar10"` loads the CIFAR-10 weights shipped with this package (see
     `pretrained_info`); a path to a `.weights.h5` file loads that file."""
@@ -248,4 +258,4 @@ def seqpool_weights(model, images):
     pool = model.get_layer("seq_pool")
     tokens = keras.Model(model.input, pool.input)(images)
     _, weights = pool(tokens, return_weights=True)
-    return keras.ops.convert_to_numpy(weights)
+    return keras.ops.convert_to_numpy(weights).astype("float32")

@@ -21,7 +21,7 @@ import keras
 
 from helpers.data import make_datasets
 from helpers.models import count_parameters, create_model
-from helpers.runtime import SingleDeviceStrategy, accelerator, set_seed
+from helpers.runtime import PRECISIONS, SingleDeviceStrategy, accelerator, choose_precision, set_seed
 from helpers.training import compile_model, fit, get_recipe
 from helpers.training import steps_per_epoch as default_steps_per_epoch
 
@@ -45,6 +45,7 @@ def train(
     seed=0,
     verbose="auto",
     steps_per_epoch=None,
+    precision="auto",
     **model_overrides,
 ):
     """Build `model_name`, train it on `data` = ((x_train, y_train), (x_test, y_test)) and
@@ -56,7 +57,9 @@ def train(
 
     `steps_per_epoch` fixes the optimizer steps between two evaluations, cycling through
     the training images as often as needed: runs on training sets of different sizes then
-    get the same number of steps."""
+    get the same number of steps.
+
+    `precision`: "auto" (see `helpers.runtime.choose_precision`), "float32" or "mixed_bfloat16"."""
     overrides = {key: value for key, value in (("epochs", epochs), ("batch_size", batch_size)) if value is not None}
     recipe = get_recipe(recipe, **overrides)
     if out is not None:
@@ -74,6 +77,7 @@ def train(
     strategy = strategy or SingleDeviceStrategy()
     (x_train, y_train), (x_test, y_test) = data
     num_classes = model_overrides.pop("num_classes", 10)
+    precision = choose_precision(precision)
     set_seed(seed)
     train_ds, test_ds = make_datasets(
         x_train, y_train, x_test, y_test, batch_size=recipe.batch_size, augment=recipe.augment, num_classes=num_classes, seed=seed
@@ -83,13 +87,18 @@ def train(
     else:
         steps, train_ds = steps_per_epoch, train_ds.repeat()
     with strategy.scope():
-        model = create_model(model_name, num_classes=num_classes, image_size=x_train.shape[1], **model_overrides)
+        model = create_model(
+            model_name, num_classes=num_classes, image_size=x_train.shape[1], dtype=precision, **model_overrides
+        )
         compile_model(model, recipe, steps)
 
     callbacks = []
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        config = {"model": model_name, "model_overrides": model_overrides, "seed": seed, "steps_per_epoch": steps_per_epoch, **dataclasses.asdict(recipe)}
+        config = {
+            "model": model_name, "model_overrides": model_overrides, "seed": seed, "steps_per_epoch": steps_per_epoch,
+            "precision": precision, **dataclasses.asdict(recipe),
+        }
         (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
         checkpoint = keras.callbacks.ModelCheckpoint(str(out / "best.keras"), monitor="val_accuracy", save_best_only=True)
         if logged:  # resuming: only a better epoch than those already logged replaces best.keras
@@ -120,6 +129,7 @@ def train(
         "steps_per_epoch": steps,
         "train_images_per_s": round(epochs_run * images_per_epoch / wall_time, 1) if epochs_run else None,
         "device": accelerator(),
+        "precision": precision,
         "backend": keras.backend.backend(),
         "versions": {"keras": keras.__version__, "numpy": np.__version__, "python": platform.python_version()},
     }
@@ -150,6 +160,7 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--out", required=True, type=Path, help="run folder; an existing one is resumed")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS, help="auto: bfloat16 where the device computes it natively")
     parser.add_argument("--sample", action="store_true", help="train on the shipped CIFAR-10 sample (quick checks)")
     parser.add_argument("--train-images", type=int, help="use only the first N training images")
     parser.add_argument("--test-images", type=int, help="evaluate on the first N test images only")
@@ -160,7 +171,8 @@ def main(argv=None):
     (x_train, y_train), (x_test, y_test) = load_cifar10_sample() if args.sample else load_cifar10()
     data = (x_train[: args.train_images], y_train[: args.train_images]), (x_test[: args.test_images], y_test[: args.test_images])
     run = train(
-        args.model, data, recipe=args.recipe, epochs=args.epochs, batch_size=args.batch_size, out=args.out, seed=args.seed, verbose=2
+        args.model, data, recipe=args.recipe, epochs=args.epochs, batch_size=args.batch_size, out=args.out, seed=args.seed,
+        precision=args.precision, verbose=2,
     )
     print(json.dumps(run.results, indent=2))
 

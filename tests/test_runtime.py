@@ -5,14 +5,40 @@ import textwrap
 import numpy as np
 import pytest
 
+from helpers import runtime
 from helpers.models import create_model
-from helpers.runtime import get_strategy, notebook_settings, set_seed, smoke_mode
+from helpers.runtime import choose_precision, cpu_has_bfloat16_matrix_units, get_strategy, notebook_settings, set_seed, smoke_mode
 
 
 @pytest.mark.parametrize("value, expected", [("1", True), ("true", True), ("0", False), ("", False)])
 def test_smoke_mode_reads_the_environment(monkeypatch, value, expected):
     monkeypatch.setenv("CCT_SMOKE", value)
     assert smoke_mode() is expected
+
+
+def test_cpu_bfloat16_units_are_read_from_the_cpu_flags(tmp_path):
+    amx, plain = tmp_path / "amx", tmp_path / "plain"
+    amx.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f amx_bf16 amx_tile\n")
+    plain.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512_bf16\n")
+    assert cpu_has_bfloat16_matrix_units(amx)
+    assert not cpu_has_bfloat16_matrix_units(plain)
+    assert not cpu_has_bfloat16_matrix_units(tmp_path / "missing")
+
+
+def test_choose_precision(monkeypatch):
+    monkeypatch.delenv("CCT_PRECISION", raising=False)
+    assert choose_precision(device="TPU") == "mixed_bfloat16"
+    monkeypatch.setattr(runtime, "cpu_has_bfloat16_matrix_units", lambda: False)
+    assert choose_precision(device="CPU") == "float32"
+    monkeypatch.setattr(runtime, "cpu_has_bfloat16_matrix_units", lambda: True)
+    assert choose_precision(device="CPU") == "mixed_bfloat16"
+    assert choose_precision("float32", device="TPU") == "float32"
+    monkeypatch.setenv("CCT_PRECISION", "float32")
+    assert choose_precision(device="TPU") == "float32"
+    assert choose_precision("mixed_bfloat16") == "mixed_bfloat16"  # an explicit argument wins
+    monkeypatch.setenv("CCT_PRECISION", "fp8")
+    with pytest.raises(ValueError, match="precision must be one of"):
+        choose_precision()
 
 
 def test_set_seed_makes_models_reproducible():
@@ -41,6 +67,7 @@ def test_notebook_settings_profiles(monkeypatch, capsys):
     cpu = notebook_settings()
     assert "smoke mode: off" in capsys.readouterr().out
     assert cpu.profile == "cpu" and cpu.models["cct"] == "cct_2_3x2" and cpu.recipe == "short"
+    assert cpu.precision in ("float32", "mixed_bfloat16") and f"precision: {cpu.precision}" in cpu.describe()
 
 
 MIRRORED_SCRIPT = textwrap.dedent(

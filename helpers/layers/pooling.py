@@ -15,19 +15,20 @@ class SeqPool(keras.layers.Layer):
 
     The only parameters are g and its bias (D + 1 numbers). `call(x, return_weights=True)`
     also returns w, shape (B, N), which sums to 1 over the tokens and shows where the
-    model looks.
+    model looks. The softmax runs in float32 even in a mixed-precision model: it is tiny, and
+    bfloat16 weights would sum to 1 only within about 1%.
     """
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.score = keras.layers.Dense(1, kernel_initializer=LINEAR_INITIALIZER, name="score")
+        self.score = keras.layers.Dense(1, kernel_initializer=LINEAR_INITIALIZER, name="score", dtype=self.dtype_policy)
 
     def build(self, input_shape):
         self.score.build(input_shape)
 
     def call(self, tokens, return_weights=False):
-        weights = ops.softmax(self.score(tokens), axis=1)  # (B, N, 1)
-        pooled = ops.sum(weights * tokens, axis=1)
+        weights = ops.softmax(ops.cast(self.score(tokens), "float32"), axis=1)  # (B, N, 1)
+        pooled = ops.sum(ops.cast(weights, tokens.dtype) * tokens, axis=1)
         if return_weights:
             return pooled, ops.squeeze(weights, axis=-1)
         return pooled

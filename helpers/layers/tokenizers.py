@@ -29,7 +29,7 @@ class PatchTokenizer(keras.layers.Layer):
         self.patch_size = patch_size
         self.embed_dim = embed_dim
         self.projection = keras.layers.Dense(
-            embed_dim, kernel_initializer=KAIMING_NORMAL, name="projection"
+            embed_dim, kernel_initializer=KAIMING_NORMAL, name="projection", dtype=self.dtype_policy
         )
 
     def build(self, input_shape):
@@ -80,6 +80,10 @@ class ConvTokenizer(keras.layers.Layer):
     feature map is then read out pixel by pixel as the token sequence.
     Padding is explicit (as PyTorch's `padding=`) rather than Keras' "same", which pads
     asymmetrically when the stride is 2 and would shift every window by one pixel.
+
+    `call` applies ReLU *after* the max-pool: ReLU is monotonic, so max(ReLU(x)) = ReLU(max(x))
+    and the tokens are exactly the same, but ReLU (and its gradient) then runs on a quarter of
+    the values. `feature_maps` keeps the paper's order, conv -> ReLU -> max-pool, to show it.
     """
 
     def __init__(
@@ -96,6 +100,7 @@ class ConvTokenizer(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        sublayer = dict(dtype=self.dtype_policy)  # a mixed-precision tokenizer is mixed all through
         self.embed_dim = embed_dim
         self.kernel_size = kernel_size
         self.num_conv_layers = num_conv_layers
@@ -110,7 +115,7 @@ class ConvTokenizer(keras.layers.Layer):
             filters = embed_dim if i == num_conv_layers - 1 else hidden_channels
             self.stages.append(
                 [
-                    keras.layers.ZeroPadding2D(self.padding),
+                    keras.layers.ZeroPadding2D(self.padding, **sublayer),
                     keras.layers.Conv2D(
                         filters,
                         kernel_size,
@@ -118,11 +123,13 @@ class ConvTokenizer(keras.layers.Layer):
                         use_bias=False,
                         kernel_initializer=KAIMING_NORMAL,
                         name=f"conv_{i}",
+                        **sublayer,
                     ),
-                    keras.layers.ReLU(),
-                    # Zero padding equals PyTorch's -inf padding here: after ReLU every value is >= 0.
-                    keras.layers.ZeroPadding2D(pooling_padding),
-                    keras.layers.MaxPooling2D(pooling_kernel_size, strides=pooling_stride),
+                    keras.layers.ReLU(**sublayer),
+                    # Zero padding equals PyTorch's -inf padding here: ReLU (before or after the
+                    # pool) turns every window's maximum into max(0, ...) anyway.
+                    keras.layers.ZeroPadding2D(pooling_padding, **sublayer),
+                    keras.layers.MaxPooling2D(pooling_kernel_size, strides=pooling_stride, **sublayer),
                 ]
             )
 
@@ -168,7 +175,9 @@ class ConvTokenizer(keras.layers.Layer):
         return maps
 
     def call(self, images):
-        x = self.feature_maps(images)[-1]["pool"]
+        x = images
+        for padding, conv, relu, pool_padding, pool in self.stages:
+            x = relu(pool(pool_padding(conv(padding(x)))))  # ReLU after the pool: see the class docstring
         _, height, width, channels = x.shape
         return ops.reshape(x, (-1, height * width, channels))
 
