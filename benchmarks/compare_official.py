@@ -1,14 +1,21 @@
-"""Training throughput of our Keras models against the official PyTorch code, side by side.
+"""Training throughput of our Keras models against the official PyTorch code and the keras.io
+CCT example, side by side on this machine.
 
-The official SHI-Labs/Compact-Transformers code is not part of this repository: check it out
-somewhere else and give its folder with --official. It needs a Python with PyTorch
-(--torch-python). Both sides train at the same batch size on random 32x32 images with the
-same thread count (forward, backward, AdamW step; ours through `model.fit`). Runs alternate,
-ours then theirs, for several cycles; the reported ratio is the median of the paired ratios,
-since runs of the same code vary by up to 20% on shared machines.
+Neither reference is part of this repository: check out SHI-Labs/Compact-Transformers somewhere
+else and give its folder with --official (it needs a Python with PyTorch, --torch-python), and
+give the keras.io example's file (keras-io's examples/vision/cct.py) with --keras-io-example (it
+runs on tf.keras 2: `pip install tf_keras` matching your TensorFlow).
+Every side trains at the same batch size on random 32x32 images with the same thread count
+(forward, backward, AdamW step): the official model in an eager PyTorch loop, ours and the
+keras.io model through `model.fit`. Runs alternate, ours then each reference, for several
+cycles; the reported ratio is the median of the paired ratios, since runs of the same code
+vary by up to 20% on shared machines.
 
-    python benchmarks/compare_official.py --official ../Compact-Transformers \
-        --torch-python ../torchenv/bin/python --models cct_2_3x2,cct_7_3x1 --cycles 5
+    python benchmarks/compare_official.py --models cct_2_3x2,cct_7_3x1 --cycles 5 \\
+        --official ../Compact-Transformers --torch-python ../torchenv/bin/python \\
+        --keras-io-example ../keras-io/examples/vision/cct.py
+
+The keras.io example's model (0.4M parameters, 2 layers) is compared with our cct_2_3x2.
 """
 
 import argparse
@@ -46,36 +53,96 @@ blocks = [(times[i + block] - times[i]) / block for i in range(block, len(times)
 print(batch / statistics.median(blocks))
 """
 
+# Runs in our Python with the Keras the example was written for (tf.keras 2, from the tf_keras
+# package, TF_USE_LEGACY_KERAS=1): builds the example's model from its own file and times its
+# `fit`. The file's definitions run unchanged; the training part at its end is left out,
+# CIFAR-10 loading is replaced by random data, and the AdamW of the retired TensorFlow Addons
+# by tf.keras' own with the example's settings.
+KERAS_IO_TIMER = """
+import statistics, time
+import numpy as np
+import tensorflow as tf
+keras = tf.keras
+source = open({example!r}).read()
+source = source[: source.index("def run_experiment")].replace("import tensorflow_addons as tfa", "")
+keras.datasets.cifar10.load_data = lambda: ((np.zeros((8, 32, 32, 3), "uint8"), np.zeros((8, 1), "uint8")),) * 2
+namespace = {{}}
+exec(compile(source, {example!r}, "exec"), namespace)
+model = namespace["create_cct_model"]()
+model.compile(
+    optimizer=keras.optimizers.AdamW(learning_rate=0.001, weight_decay=0.0001),
+    loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1),
+    metrics=[keras.metrics.CategoricalAccuracy(name="accuracy"), keras.metrics.TopKCategoricalAccuracy(5, name="top-5-accuracy")],
+)
+batch, steps, block = {batch}, {steps}, {block}
+rng = np.random.default_rng(0)
+images = rng.integers(0, 256, size=(batch * steps, 32, 32, 3)).astype("float32")
+labels = np.eye(10, dtype="float32")[rng.integers(0, 10, size=len(images))]
+times = []
+timer = keras.callbacks.LambdaCallback(on_train_batch_end=lambda *_: times.append(time.perf_counter()))
+model.fit(images, labels, batch_size=batch, epochs=1, verbose=0, callbacks=[timer], shuffle=False)
+blocks = [(times[i + block] - times[i]) / block for i in range(block, len(times) - block, block)]
+print(model.count_params(), batch / statistics.median(blocks))
+"""
+
+
+def _run(command, env, what):
+    result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
+    if result.returncode:
+        raise RuntimeError(f"{what} failed:\n{result.stderr[-3000:]}")
+    return result.stdout.split()
+
+
+def _env(args, **extra):
+    threads = str(args.threads)
+    return {**os.environ, "OMP_NUM_THREADS": threads, "TF_NUM_INTRAOP_THREADS": threads, "TF_CPP_MIN_LOG_LEVEL": "3", **extra}
+
 
 def measure_official(args, name):
     script = TORCH_TIMER.format(
         official=str(Path(args.official).resolve()), threads=args.threads, name=name,
         batch=args.batch_size, steps=args.steps, block=args.block,
     )
-    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
-    result = subprocess.run([args.torch_python, "-c", script], capture_output=True, text=True, env=env)
-    if result.returncode:
-        raise RuntimeError(f"the official model's timing failed:\n{result.stderr[-3000:]}")
-    return float(result.stdout.split()[-1])
+    return float(_run([args.torch_python, "-c", script], _env(args), "the official model's timing")[-1])
+
+
+def measure_keras_io(args):
+    script = KERAS_IO_TIMER.format(
+        example=str(Path(args.keras_io_example).resolve()), batch=args.batch_size, steps=args.steps, block=args.block
+    )
+    env = _env(args, TF_USE_LEGACY_KERAS="1")  # needs the tf_keras package
+    return float(_run([sys.executable, "-c", script], env, "the keras.io example's timing")[-1])
 
 
 def measure_ours(args, name):
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "row.json"
         command = [sys.executable, "-m", "helpers.benchmark", "--models", name, "--batch-size", str(args.batch_size),
-                   "--steps", str(args.steps), "--json", str(out)]
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
-        result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
-        if result.returncode:
-            raise RuntimeError(f"our benchmark failed:\n{result.stderr[-3000:]}")
-        return json.loads(out.read_text())["rows"][0]["train_images_per_s"]
+                   "--steps", str(args.steps), "--precision", args.precision, "--json", str(out)]
+        _run(command, _env(args, PYTHONPATH=str(ROOT)), "our benchmark")
+        row = json.loads(out.read_text())["rows"][0]
+        return row["train_images_per_s"], row["precision"]
+
+
+def compare(args, name, reference, measure_reference):
+    pairs = []
+    for cycle in range(args.cycles):
+        (ours, precision), theirs = measure_ours(args, name), measure_reference()
+        pairs.append({"ours": ours, "reference": theirs, "ratio": ours / theirs, "precision": precision})
+        print(f"{name} vs {reference}, cycle {cycle + 1}: ours {ours:.1f} img/s ({precision}), "
+              f"{reference} {theirs:.1f} img/s, ratio {ours / theirs:.2f}", flush=True)
+    median = statistics.median(p["ratio"] for p in pairs)
+    print(f"{name} vs {reference}: median paired ratio {median:.2f}", flush=True)
+    return {"pairs": pairs, "median_ratio": median}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--official", required=True, help="folder of a SHI-Labs/Compact-Transformers checkout")
-    parser.add_argument("--torch-python", required=True, help="a Python interpreter with PyTorch")
-    parser.add_argument("--models", default="cct_2_3x2,cct_7_3x1")
+    parser.add_argument("--official", help="folder of a SHI-Labs/Compact-Transformers checkout")
+    parser.add_argument("--torch-python", help="a Python interpreter with PyTorch, for --official")
+    parser.add_argument("--keras-io-example", help="keras-io's examples/vision/cct.py")
+    parser.add_argument("--models", default="cct_2_3x2,cct_7_3x1", help="ours, compared with the official ones")
+    parser.add_argument("--precision", default="auto", help="ours: auto, float32 or mixed_bfloat16")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--block", type=int, default=4)
@@ -83,16 +150,17 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", help="write every measurement here")
     args = parser.parse_args()
+    if not (args.official or args.keras_io_example):
+        parser.error("give --official (with --torch-python), --keras-io-example, or both")
+    if args.official and not args.torch_python:
+        parser.error("--official needs --torch-python")
 
     report = {}
-    for name in args.models.split(","):
-        pairs = []
-        for cycle in range(args.cycles):
-            ours, theirs = measure_ours(args, name), measure_official(args, name)
-            pairs.append({"ours": ours, "official": theirs, "ratio": ours / theirs})
-            print(f"{name} cycle {cycle + 1}: ours {ours:.1f} img/s, official {theirs:.1f} img/s, ratio {ours / theirs:.2f}", flush=True)
-        report[name] = {"pairs": pairs, "median_ratio": statistics.median(p["ratio"] for p in pairs)}
-        print(f"{name}: median paired ratio {report[name]['median_ratio']:.2f}", flush=True)
+    if args.official:
+        for name in args.models.split(","):
+            report[f"{name} vs official"] = compare(args, name, "official", lambda: measure_official(args, name))
+    if args.keras_io_example:
+        report["cct_2_3x2 vs keras.io"] = compare(args, "cct_2_3x2", "keras.io", lambda: measure_keras_io(args))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
 
