@@ -170,10 +170,13 @@ def main(argv=None):
 
     (x_train, y_train), (x_test, y_test) = load_cifar10_sample() if args.sample else load_cifar10()
     data = (x_train[: args.train_images], y_train[: args.train_images]), (x_test[: args.test_images], y_test[: args.test_images])
-    run = train(
-        args.model, data, recipe=args.recipe, epochs=args.epochs, batch_size=args.batch_size, out=args.out, seed=args.seed,
-        precision=args.precision, verbose=2,
-    )
+    try:
+        run = train(
+            args.model, data, recipe=args.recipe, epochs=args.epochs, batch_size=args.batch_size, out=args.out,
+            seed=args.seed, precision=args.precision, verbose=2,
+        )
+    except FloatingPointError as error:
+        raise SystemExit(f"error: {error}") from None
     print(json.dumps(run.results, indent=2))
 
 

@@ -114,8 +114,12 @@ def compile_model(model, recipe, steps_per_epoch, jit_compile="auto", steps_per_
 def fit(model, train_data, validation_data, epochs, run_dir=None, verbose="auto", callbacks=(), steps_per_epoch=None):
     """`model.fit` with a progress bar, a stop on NaN loss and, given `run_dir`, a CSV log
     (`history.csv`) and a backup each epoch so that the same call after an interruption
-    resumes where it stopped. Returns the Keras History."""
-    all_callbacks = [keras.callbacks.TerminateOnNaN()]
+    resumes where it stopped. Returns the Keras History.
+
+    A NaN or infinite loss raises FloatingPointError at once, leaving the run folder as it
+    was after the last completed epoch (a graceful stop would let BackupAndRestore delete
+    its backup, as at the end of a finished run)."""
+    all_callbacks = [keras.callbacks.TerminateOnNaN(raise_error=True)]
     if run_dir is not None:
         run_dir = Path(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -125,15 +129,28 @@ def fit(model, train_data, validation_data, epochs, run_dir=None, verbose="auto"
             keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
         ]
     all_callbacks += list(callbacks)
-    return model.fit(
-        train_data,
-        validation_data=validation_data,
-        epochs=epochs,
-        steps_per_epoch=steps_per_epoch,
-        callbacks=all_callbacks,
-        verbose=verbose,
-        shuffle=False,  # the tf.data pipeline shuffles
-    )
+    try:
+        return model.fit(
+            train_data,
+            validation_data=validation_data,
+            epochs=epochs,
+            steps_per_epoch=steps_per_epoch,
+            callbacks=all_callbacks,
+            verbose=verbose,
+            shuffle=False,  # the tf.data pipeline shuffles
+        )
+    except RuntimeError as error:
+        if "NaN or Inf loss" not in str(error):
+            raise
+        kept = (
+            f" {run_dir} keeps the last completed epoch (backup/, history.csv, best.keras): the same call resumes from it."
+            if run_dir is not None
+            else ""
+        )
+        raise FloatingPointError(
+            f"Training stopped: the loss became NaN or infinite ({error}).{kept} Lower the learning rate, "
+            "or train in float32 (precision='float32'), before going on."
+        ) from None
 
 
 def steps_per_epoch(num_examples, batch_size):

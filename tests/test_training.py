@@ -73,13 +73,28 @@ def test_fit_logs_every_epoch_to_csv(small_data, tmp_path):
     assert float(rows[1]["val_loss"]) == pytest.approx(history.history["val_loss"][1], rel=1e-5)
 
 
-def test_fit_stops_on_nan_loss(small_data):
+class PoisonAtEpoch(keras.callbacks.Callback):
+    """Sets the classifier's bias to NaN when epoch `epoch` begins."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            bias = self.model.get_layer("classifier").bias
+            bias.assign(np.full(bias.shape, np.nan, "float32"))
+
+
+def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_epoch(small_data, tmp_path):
     (x_train, y_train), (x_test, y_test) = small_data
-    train_ds, _ = make_datasets(x_train[:128], y_train[:128], x_test, y_test, batch_size=64, augment=None)
-    model = create_model("cct_2_3x2")
-    model.compile(optimizer=keras.optimizers.SGD(1e12), loss=keras.losses.CategoricalCrossentropy(from_logits=True))
-    history = fit(model, train_ds, None, epochs=20, verbose=0)
-    assert len(history.history["loss"]) < 20
+    train_ds, test_ds = make_datasets(x_train[:128], y_train[:128], x_test[:64], y_test[:64], batch_size=64, augment=None)
+    model = compile_model(create_model("cct_2_3x2"), get_recipe("short", epochs=3), 2)
+    with pytest.raises(FloatingPointError, match=r"NaN or infinite.*keeps the last completed epoch.*float32"):
+        fit(model, train_ds, test_ds, epochs=3, run_dir=tmp_path, verbose=0, callbacks=[PoisonAtEpoch(1)])
+    with open(tmp_path / "history.csv") as file:
+        assert [row["epoch"] for row in csv.DictReader(file)] == ["0"]
+    assert any((tmp_path / "backup").iterdir())  # BackupAndRestore's state of epoch 0, for resuming
 
 
 def test_train_writes_a_run_folder(small_data, tmp_path):
