@@ -5,7 +5,7 @@
 writes results/NAME/history.csv and results/NAME/curves.png, adds or replaces the run's row
 in results/results.csv, and with --ship-weights stores the final weights (last.keras, not
 the epoch picked on the test split) as helpers/assets/MODEL_cifar10.weights.h5 with a JSON
-record of how they were trained, for `create_model(MODEL, weights="cifar10")`.
+record of how they were trained (and their per-epoch history), for `create_model(MODEL, weights="cifar10")`.
 """
 
 import argparse
@@ -25,14 +25,15 @@ from helpers.train import logged_epochs  # noqa: E402
 
 ROOT = Path(__file__).parents[1]
 TABLE_FIELDS = ["run", "model", "parameters", "recipe", "epochs", "train_images", "test_images",
-                "test_accuracy", "data", "device", "wall_time_s"]
+                "test_accuracy", "data", "device", "precision", "wall_time_s"]
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--data", required=True, help="which CIFAR-10 copy it trained on, e.g. 'offline JPEG copy'")
-    parser.add_argument("--wall-time-s", type=float, help="total training time over all sessions, if known")
+    parser.add_argument("--wall-time-s", type=float,
+                        help="total training time over all sessions (default: the run's own, when it ran in one session)")
     parser.add_argument("--ship-weights", action="store_true")
     args = parser.parse_args(argv)
 
@@ -68,7 +69,10 @@ def main(argv=None):
         "test_accuracy": round(results["test_accuracy"], 4),
         "data": args.data,
         "device": results["device"],
-        "wall_time_s": args.wall_time_s or "",
+        "precision": results.get("precision", "float32"),
+        "wall_time_s": args.wall_time_s or (
+            results["wall_time_s_this_session"] if results["epochs_this_session"] == results["epochs"] else ""
+        ),
     }
     table = ROOT / "results" / "results.csv"
     existing = list(csv.DictReader(open(table, newline=""))) if table.exists() else []
@@ -93,7 +97,9 @@ def main(argv=None):
             "recipe": config,
             "data": args.data,
             "trained_on": results["device"],
+            "precision": results.get("precision", "float32"),
             "run": f"results/{name}",
+            "history": {key: [round(value, 4) for value in values] for key, values in history.items()},
         }
         (WEIGHTS_DIR / f"{results['model']}_cifar10.json").write_text(json.dumps(info, indent=2) + "\n")
         print(f"shipped {weights_path} ({weights_path.stat().st_size / 1e6:.2f} MB)")

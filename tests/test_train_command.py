@@ -49,3 +49,15 @@ def test_killed_run_resumes_from_last_completed_epoch(tmp_path):
     again = subprocess.run(command(out), cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert "already holds a finished run" in again.stdout
     assert len(logged(out)) == EPOCHS
+
+
+def test_the_command_trains_on_the_jax_backend_too(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "jax"}
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "helpers.train", "--model", "cct_2_3x2", "--sample", "--train-images", "64",
+               "--test-images", "32", "--epochs", "1", "--batch-size", "32", "--out", str(out)]
+    finished = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    assert results["backend"] == "jax" and results["epochs_this_session"] == 1
+    assert len(logged(out)) == 1
