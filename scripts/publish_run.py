@@ -16,6 +16,7 @@ from pathlib import Path
 
 import keras
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 
@@ -87,8 +88,13 @@ def main(argv=None):
         plain = create_model(results["model"])
         if count_parameters(plain) != count_parameters(model):
             raise SystemExit("The run's model is not the plain variant; only plain variants ship weights.")
+        # Through a plain, uncompiled float32 model: a compiled one would also save the optimizer's state.
+        plain.set_weights(model.get_weights())
+        images = np.random.default_rng(0).integers(0, 256, size=(8, 32, 32, 3)).astype("float32")
+        if np.abs(plain.predict(images, verbose=0) - model.predict(images, verbose=0)).max() > 0.1:
+            raise SystemExit("The plain model's predictions differ from the run's model: not shipping.")
         weights_path = WEIGHTS_DIR / f"{results['model']}_cifar10.weights.h5"
-        model.save_weights(weights_path)
+        plain.save_weights(weights_path)
         info = {
             "model": results["model"],
             "test_accuracy": results["test_accuracy"],

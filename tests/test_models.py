@@ -5,7 +5,8 @@ import pytest
 
 import keras
 
-from helpers.models import VARIANTS, count_parameters, create_model, list_models, seqpool_weights
+from helpers.data import load_cifar10_sample
+from helpers.models import VARIANTS, count_parameters, create_model, list_models, pretrained_info, seqpool_weights
 
 # Trainable parameters at 32x32 with 10 classes, from the paper's tables (millions).
 PAPER_PARAMETERS = {
@@ -101,3 +102,48 @@ def test_fast_attention_path_gives_the_same_model(images):
         else:
             fast_layer.set_weights(plain_layer.get_weights())
     np.testing.assert_allclose(fast.predict(images, verbose=0), plain.predict(images, verbose=0), rtol=1e-4, atol=1e-4)
+
+
+def test_shipped_cifar10_weights_classify_real_images():
+    info = pretrained_info("cct_2_3x2")
+    assert info["model"] == "cct_2_3x2" and "JPEG" in info["data"]
+    model = create_model("cct_2_3x2", weights="cifar10")
+    _, (x_test, y_test) = load_cifar10_sample()
+    predictions = model.predict(x_test, batch_size=250, verbose=0).argmax(-1)
+    accuracy = float(np.mean(predictions == y_test.ravel()))
+    # The sample's 1000 test images are a subset of the test split the weights were scored on.
+    assert accuracy == pytest.approx(info["test_accuracy"], abs=0.05)
+    assert accuracy > 0.6  # an untrained model scores about 0.1
+    # The fast path on real images: bfloat16 compute changes almost no prediction of a trained model.
+    mixed = create_model("cct_2_3x2", weights="cifar10", dtype="mixed_bfloat16")
+    agreement = float(np.mean(mixed.predict(x_test, batch_size=250, verbose=0).argmax(-1) == predictions))
+    assert agreement > 0.97
+
+
+def test_weights_errors_name_the_fix(tmp_path):
+    with pytest.raises(ValueError, match="shipped for 'cvt_2_4'.*cct_2_3x2"):
+        create_model("cvt_2_4", weights="cifar10")
+    with pytest.raises(ValueError, match="10 classes at 32x32"):
+        create_model("cct_2_3x2", num_classes=100, weights="cifar10")
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        create_model("cct_2_3x2", weights=tmp_path / "missing.weights.h5")
+
+
+def test_mixed_precision_model_matches_float32(images, tmp_path):
+    plain = create_model("cct_2_3x2")
+    mixed = create_model("cct_2_3x2", dtype="mixed_bfloat16")
+    mixed.set_weights(plain.get_weights())
+    assert mixed.get_layer("encoder_0").qkv.compute_dtype == "bfloat16"
+    assert mixed.get_layer("tokenizer").stages[0][1].compute_dtype == "bfloat16"
+    assert {weight.dtype for weight in mixed.weights} == {"float32"}
+    plain_logits, mixed_logits = plain.predict(images, verbose=0), mixed.predict(images, verbose=0)
+    assert mixed_logits.dtype == np.float32
+    # bfloat16 keeps 8 significant bits: agreement to a few percent of the logits' range.
+    np.testing.assert_allclose(mixed_logits, plain_logits, atol=0.03 * np.abs(plain_logits).max())
+    assert not np.array_equal(mixed_logits, plain_logits)  # it really computed in bfloat16
+    np.testing.assert_allclose(seqpool_weights(mixed, images).sum(axis=1), 1.0, rtol=1e-5)
+    path = tmp_path / "mixed.keras"
+    mixed.save(path)
+    loaded = keras.models.load_model(path)
+    assert loaded.get_layer("encoder_1").mlp_hidden.compute_dtype == "bfloat16"
+    np.testing.assert_array_equal(loaded.predict(images, verbose=0), mixed_logits)
