@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 from helpers.data import load_cifar10_sample
-from helpers.data_efficiency import balanced_subset, plot_data_efficiency, read_rows, run_experiment
+from helpers.data_efficiency import (
+    FRACTIONS, SMALL_TRIO, balanced_subset, plot_data_efficiency, published_rows, read_rows, run_experiment,
+)
 
 
 def test_balanced_subset_takes_the_same_share_of_every_class():
@@ -30,3 +32,14 @@ def test_runs_on_every_fraction_take_the_same_steps(tmp_path):
     assert read_rows(tmp_path / "data_efficiency.csv")[1]["test_accuracy"] == rows[1]["test_accuracy"]
     figure = plot_data_efficiency(rows)
     assert figure.axes[0].get_xscale() == "log"
+
+
+def test_the_published_experiment_holds_the_trio_on_every_fraction_with_equal_steps():
+    rows = published_rows()
+    assert sorted((row["model"], row["fraction"]) for row in rows) == sorted(
+        (model_name, fraction) for model_name in SMALL_TRIO for fraction in FRACTIONS
+    )
+    assert len({row["steps"] for row in rows}) == 1
+    for row in rows:
+        assert row["train_images"] == 10 * round(row["fraction"] * 5000)
+        assert 0.1 < row["test_accuracy"] < 1
