@@ -190,7 +190,7 @@ def _tensorflow_strategy():
 PAPER_MODELS = {"vit_lite": "vit_lite_7_4", "cvt": "cvt_7_4", "cct": "cct_7_3x1"}
 SMALL_MODELS = {"vit_lite": "vit_lite_2_4", "cvt": "cvt_2_4", "cct": "cct_2_3x2"}
 # CPU profile: what fits in about 15 minutes of training per notebook on a laptop.
-CPU_EPOCHS = 3
+CPU_EPOCHS = 5
 SMOKE_TRAIN_IMAGES, SMOKE_TEST_IMAGES = 256, 128
 
 
