@@ -67,11 +67,16 @@ def accelerator():
     return "CPU"
 
 
-def cpu_has_bfloat16_matrix_units(cpuinfo="/proc/cpuinfo"):
-    """True when the CPU multiplies bfloat16 matrices in hardware (Intel AMX, flag amx_bf16)."""
+# CPU flags of bfloat16 arithmetic in hardware: Intel AMX tiles, and AVX-512 BF16 dot products
+# (Intel Cooper Lake and later Xeons, AMD Zen 4 and later).
+BFLOAT16_CPU_FLAGS = {"amx_bf16", "avx512_bf16"}
+
+
+def cpu_computes_bfloat16(cpuinfo="/proc/cpuinfo"):
+    """True when the CPU multiplies bfloat16 numbers in hardware (a flag in BFLOAT16_CPU_FLAGS)."""
     try:
         with open(cpuinfo) as file:
-            return any(line.startswith("flags") and "amx_bf16" in line.split() for line in file)
+            return any(line.startswith("flags") and BFLOAT16_CPU_FLAGS & set(line.split()) for line in file)
     except OSError:
         return False
 
@@ -81,8 +86,9 @@ def choose_precision(preference=None, device=None):
     weights) where the device computes bfloat16 natively, else "float32".
 
     Native bfloat16: TPUs, GPUs of compute capability 8.0 or newer (A100, L4, H100), and CPUs
-    with AMX (Intel Xeon since Sapphire Rapids: there it trains cct_2_3x2 about 1.4 times as
-    fast as float32). A laptop CPU without AMX stays in float32, where bfloat16 would be slower.
+    with AMX or AVX-512 BF16 (Intel Xeon since Cooper Lake, AMD EPYC and Ryzen since Zen 4: on
+    2 cores of either an AMX Xeon or a Zen 4 EPYC it trains cct_2_3x2 about 1.4 times as fast as
+    float32). A CPU without them stays in float32, where bfloat16 would be slower.
     `preference`, or else the environment variable CCT_PRECISION, can force "float32" or
     "mixed_bfloat16"; "auto" (the default) decides as above.
     """
@@ -94,7 +100,7 @@ def choose_precision(preference=None, device=None):
     device = device or accelerator()
     if device == "TPU" or (device == "GPU" and _gpu_compute_capability() >= (8, 0)):
         return "mixed_bfloat16"
-    if device == "CPU" and cpu_has_bfloat16_matrix_units():
+    if device == "CPU" and cpu_computes_bfloat16():
         return "mixed_bfloat16"
     return "float32"
 

@@ -7,7 +7,7 @@ import pytest
 
 from helpers import runtime
 from helpers.models import create_model
-from helpers.runtime import choose_precision, cpu_has_bfloat16_matrix_units, get_strategy, notebook_settings, set_seed, smoke_mode
+from helpers.runtime import choose_precision, cpu_computes_bfloat16, get_strategy, notebook_settings, set_seed, smoke_mode
 
 
 @pytest.mark.parametrize("value, expected", [("1", True), ("true", True), ("0", False), ("", False)])
@@ -17,20 +17,22 @@ def test_smoke_mode_reads_the_environment(monkeypatch, value, expected):
 
 
 def test_cpu_bfloat16_units_are_read_from_the_cpu_flags(tmp_path):
-    amx, plain = tmp_path / "amx", tmp_path / "plain"
+    amx, zen4, plain = tmp_path / "amx", tmp_path / "zen4", tmp_path / "plain"
     amx.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f amx_bf16 amx_tile\n")
-    plain.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512_bf16\n")
-    assert cpu_has_bfloat16_matrix_units(amx)
-    assert not cpu_has_bfloat16_matrix_units(plain)
-    assert not cpu_has_bfloat16_matrix_units(tmp_path / "missing")
+    zen4.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 avx512_vnni\n")
+    plain.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_vnni\n")
+    assert cpu_computes_bfloat16(amx)
+    assert cpu_computes_bfloat16(zen4)
+    assert not cpu_computes_bfloat16(plain)
+    assert not cpu_computes_bfloat16(tmp_path / "missing")
 
 
 def test_choose_precision(monkeypatch):
     monkeypatch.delenv("CCT_PRECISION", raising=False)
     assert choose_precision(device="TPU") == "mixed_bfloat16"
-    monkeypatch.setattr(runtime, "cpu_has_bfloat16_matrix_units", lambda: False)
+    monkeypatch.setattr(runtime, "cpu_computes_bfloat16", lambda: False)
     assert choose_precision(device="CPU") == "float32"
-    monkeypatch.setattr(runtime, "cpu_has_bfloat16_matrix_units", lambda: True)
+    monkeypatch.setattr(runtime, "cpu_computes_bfloat16", lambda: True)
     assert choose_precision(device="CPU") == "mixed_bfloat16"
     assert choose_precision("float32", device="TPU") == "float32"
     monkeypatch.setenv("CCT_PRECISION", "float32")
