@@ -11,6 +11,13 @@ LINEAR_INITIALIZER = keras.initializers.RandomNormal(stddev=0.02)
 LAYER_NORM_EPSILON = 1e-5
 
 
+def dropout(x, rate, seed):
+    """`keras.random.dropout`, but with the random numbers drawn in float32 whatever x's dtype:
+    drawing them in bfloat16, as Keras does for a bfloat16 x, is 2.5 times slower on a CPU."""
+    keep = keras.random.uniform(ops.shape(x), seed=seed) >= rate
+    return ops.where(keep, x * ops.cast(1.0 / (1.0 - rate), x.dtype), ops.zeros_like(x))
+
+
 @keras.saving.register_keras_serializable(package="cct")
 class StochasticDepth(keras.layers.Layer):
     """Drops a residual branch for a whole sample with probability `rate` (training only).
@@ -99,9 +106,10 @@ class TransformerEncoder(keras.layers.Layer):
         self.attention_dropout_layer = keras.layers.Dropout(dropout, **sublayer)
         self.norm = keras.layers.LayerNormalization(epsilon=LAYER_NORM_EPSILON, name="norm", **sublayer)
         self.mlp_hidden = keras.layers.Dense(
-            int(embed_dim * mlp_ratio), activation="gelu", kernel_initializer=LINEAR_INITIALIZER, name="mlp_hidden",
-            **sublayer,
+            int(embed_dim * mlp_ratio), kernel_initializer=LINEAR_INITIALIZER, name="mlp_hidden", **sublayer
         )
+        # Exact GELU (erf), always in float32: on a CPU, erf in bfloat16 costs three times as much.
+        self.mlp_activation = keras.layers.Activation("gelu", name="mlp_activation", dtype="float32")
         self.mlp_hidden_dropout = keras.layers.Dropout(dropout, **sublayer)
         self.mlp_output = keras.layers.Dense(embed_dim, kernel_initializer=LINEAR_INITIALIZER, name="mlp_output", **sublayer)
         self.mlp_output_dropout = keras.layers.Dropout(dropout, **sublayer)
@@ -131,10 +139,11 @@ class TransformerEncoder(keras.layers.Layer):
         # unstack, not qkv[0], qkv[1], qkv[2]: the gradient of indexing writes three full-size
         # zero tensors, which made this block's backward pass twice as slow on a CPU.
         query, key, value = ops.unstack(qkv, 3, axis=0)
-        scores = ops.matmul(query, ops.transpose(key, (0, 1, 3, 2))) * head_dim**-0.5
+        # Scaling the queries equals scaling the scores, on length / head_dim times fewer values.
+        scores = ops.matmul(query * ops.cast(head_dim**-0.5, query.dtype), ops.transpose(key, (0, 1, 3, 2)))
         weights = ops.softmax(scores, axis=-1)
         if training and self.attention_dropout > 0:
-            weights = keras.random.dropout(weights, self.attention_dropout, seed=self.attention_seed)
+            weights = dropout(weights, self.attention_dropout, self.attention_seed)
         heads = ops.transpose(ops.matmul(weights, value), (0, 2, 1, 3))  # (batch, length, heads, head_dim)
         return self.attention_projection(ops.reshape(heads, (batch_size, length, self.embed_dim)))
 
@@ -142,7 +151,7 @@ class TransformerEncoder(keras.layers.Layer):
         attended = self.self_attention(self.pre_norm(x), training=training)
         x = x + self.drop_path(self.attention_dropout_layer(attended, training=training), training=training)
         x = self.norm(x)
-        hidden = self.mlp_hidden_dropout(self.mlp_hidden(x), training=training)
+        hidden = self.mlp_hidden_dropout(self.mlp_activation(self.mlp_hidden(x)), training=training)
         mlp = self.mlp_output_dropout(self.mlp_output(hidden), training=training)
         return x + self.drop_path(mlp, training=training)
 
