@@ -64,6 +64,18 @@ def test_conv_tokenizer_official_stride_and_padding():
     assert (ConvTokenizer(8, kernel_size=7).stride, ConvTokenizer(8, kernel_size=7).padding) == (2, 3)
 
 
+@pytest.mark.parametrize("kernel_size", [3, 5, 7])  # 3 and 5 pad inside the conv ("same"), 7 before it
+def test_conv_tokenizer_pads_like_pytorch(kernel_size):
+    """Each convolution sees `padding` rows and columns of zeros on every side, as PyTorch's `padding=`."""
+    tokenizer = ConvTokenizer(8, kernel_size=kernel_size, num_conv_layers=1)
+    x = np.random.default_rng(5).normal(size=(2, 16, 16, 3)).astype("float32")
+    conv = numpy(tokenizer.feature_maps(x)[0]["conv"])
+    p = tokenizer.padding
+    padded = np.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
+    expected = keras.ops.conv(padded, tokenizer.stages[0][1].kernel, strides=tokenizer.stride, padding="valid")
+    np.testing.assert_allclose(conv, numpy(expected), rtol=1e-5, atol=1e-5)
+
+
 def test_conv_tokenizer_pools_like_pytorch():
     """Max-pool 3, stride 2, padding 1: window i covers rows 2i-1..2i+1 (not Keras' 'same' 2i..2i+2)."""
     tokenizer = ConvTokenizer(1, kernel_size=3, num_conv_layers=1)

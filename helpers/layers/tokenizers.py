@@ -78,8 +78,9 @@ class ConvTokenizer(keras.layers.Layer):
 
     Inner convolutions have `hidden_channels` filters, the last one `embed_dim`; the
     feature map is then read out pixel by pixel as the token sequence.
-    Padding is explicit (as PyTorch's `padding=`) rather than Keras' "same", which pads
-    asymmetrically when the stride is 2 and would shift every window by one pixel.
+    Padding follows PyTorch's `padding=`: the same number of zeros on every side. Keras' "same"
+    does that only with stride 1 (where the convolution uses it); with stride 2 it pads
+    asymmetrically and would shift every window by one pixel, so there a ZeroPadding2D comes first.
 
     `call` applies ReLU *after* the max-pool: ReLU is monotonic, so max(ReLU(x)) = ReLU(max(x))
     and the tokens are exactly the same, but ReLU (and its gradient) then runs on a quarter of
@@ -110,16 +111,20 @@ class ConvTokenizer(keras.layers.Layer):
         self.pooling_kernel_size = pooling_kernel_size
         self.pooling_stride = pooling_stride
         self.pooling_padding = pooling_padding
+        # With stride 1 and padding (kernel - 1) / 2, Keras' "same" pads exactly as PyTorch does,
+        # inside the convolution: one copy of the feature map less, forward and backward.
+        pads_like_same = self.stride == 1 and 2 * self.padding == kernel_size - 1
         self.stages = []
         for i in range(num_conv_layers):
             filters = embed_dim if i == num_conv_layers - 1 else hidden_channels
             self.stages.append(
                 [
-                    keras.layers.ZeroPadding2D(self.padding, **sublayer),
+                    keras.layers.Identity(**sublayer) if pads_like_same else keras.layers.ZeroPadding2D(self.padding, **sublayer),
                     keras.layers.Conv2D(
                         filters,
                         kernel_size,
                         strides=self.stride,
+                        padding="same" if pads_like_same else "valid",
                         use_bias=False,
                         kernel_initializer=KAIMING_NORMAL,
                         name=f"conv_{i}",
