@@ -59,16 +59,23 @@ def show_images(images, labels=None, predictions=None, class_names=CLASS_NAMES, 
         if i >= count:
             continue
         ax.imshow(np.asarray(images[i]).astype("uint8"))
-        title, color = "", "black"
-        if labels is not None:
-            title = class_names[int(np.ravel(labels[i])[0])]
-        if predictions is not None:
-            predicted = class_names[int(predictions[i])]
-            color = "green" if labels is None or predicted == title else "red"
-            title = predicted if labels is None else f"{title}\n→ {predicted}"
+        title, color = _class_title(i, labels, predictions, class_names, separator="\n→ ")
         ax.set_title(title, fontsize=8, color=color)
     fig.tight_layout()
     return fig
+
+
+def _class_title(i, labels, predictions, class_names, separator):
+    """Image i's title and its colour: the true class, the prediction, or "true → predicted"
+    (green when right, red when wrong)."""
+    title, color = "", "black"
+    if labels is not None:
+        title = class_names[int(np.ravel(labels[i])[0])]
+    if predictions is not None:
+        predicted = class_names[int(predictions[i])]
+        color = "green" if labels is None or predicted == title else "red"
+        title = predicted if labels is None else f"{title}{separator}{predicted}"
+    return title, color
 
 
 def show_patches(image, patch_size):
@@ -96,13 +103,7 @@ def plot_seqpool_weights(images, weights, labels=None, class_names=CLASS_NAMES, 
     fig, axes = plt.subplots(2, count, figsize=(count * 1.6, 3.4), squeeze=False)
     for i in range(count):
         axes[0, i].imshow(np.asarray(images[i]).astype("uint8"))
-        title, color = "", "black"
-        if labels is not None:
-            title = class_names[int(np.ravel(labels[i])[0])]
-        if predictions is not None:
-            predicted = class_names[int(predictions[i])]
-            color = "green" if labels is None or predicted == title else "red"
-            title = predicted if labels is None else f"{title} → {predicted}"
+        title, color = _class_title(i, labels, predictions, class_names, separator=" → ")
         axes[0, i].set_title(title, fontsize=8, color=color)
         axes[1, i].imshow(weights[i].reshape(side, side), cmap="magma")
         axes[1, i].set_title(f"max {weights[i].max():.3f}", fontsize=7)

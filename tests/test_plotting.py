@@ -26,13 +26,15 @@ def test_image_plots():
         plot_seqpool_weights(images, np.full((6, 65), 1 / 65))
 
 
-def test_seqpool_map_titles_mark_wrong_predictions_red():
+def test_titles_mark_wrong_predictions_red():
     images = np.zeros((2, 32, 32, 3))
     fig = plot_seqpool_weights(images, np.full((2, 64), 1 / 64), labels=[[0], [1]], predictions=[0, 2],
                                class_names=("cat", "dog", "frog"))
     titles = [fig.axes[i].title for i in (0, 1)]  # the top row: the images
     assert [t.get_text() for t in titles] == ["cat → cat", "dog → frog"]
     assert [t.get_color() for t in titles] == ["green", "red"]
+    fig = show_images(images, [[0], [1]], predictions=[0, 2], class_names=("cat", "dog", "frog"), columns=2, rows=1)
+    assert [(ax.title.get_text(), ax.title.get_color()) for ax in fig.axes] == [("cat\n→ cat", "green"), ("dog\n→ frog", "red")]
 
 
 def test_confusion_matrix_rows_are_rates():
