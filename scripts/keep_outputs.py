@@ -14,7 +14,12 @@ import json
 import re
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-STARTUP_NOISE = re.compile(r"^(WARNING: All log messages before absl|I0000 .*cudart_stub)")
+# TensorFlow's C++ start-up log (absl format "I0000 00:00:12.345 678 file.cc:9] ..."): oneDNN and
+# CPU-feature notices, and on a machine without a GPU the failed CUDA probe.
+STARTUP_NOISE = re.compile(
+    r"^(WARNING: All log messages before absl|[IWE]\d{4} \d\d:\d\d:[\d.]+ +\d+ [\w.]+:\d+\]"
+    r"|To enable the following instructions: .* rebuild TensorFlow)"
+)
 
 
 def _resolve_carriage_returns(text):
