@@ -26,7 +26,8 @@ from helpers.layers import (
     SeqPool,
     TransformerEncoder,
 )
-from helpers.layers.encoder import LAYER_NORM_EPSILON, LINEAR_INITIALIZER
+from helpers.layers import initializers
+from helpers.layers.encoder import LAYER_NORM_EPSILON
 
 # The statistics the official code normalises CIFAR-10 with (official binary release).
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
@@ -114,7 +115,7 @@ def build_compact_transformer(
     else:
         x = SeqPool(name="seq_pool", **layer)(x)
     # float32 logits: the loss and the predictions need no bfloat16 rounding, and this layer is tiny.
-    logits = keras.layers.Dense(num_classes, kernel_initializer=LINEAR_INITIALIZER, name="classifier", dtype="float32")(x)
+    logits = keras.layers.Dense(num_classes, kernel_initializer=initializers.linear(), name="classifier", dtype="float32")(x)
     return keras.Model(images, logits, name=name)
 
 

@@ -5,12 +5,9 @@ import numpy as np
 import keras
 from keras import ops
 
-POSITION_EMBEDDINGS = ("learnable", "sine", "none")
+from helpers.layers import initializers
 
-# PyTorch's trunc_normal_(std=s) cuts at +-2 *absolute*, i.e. 10 to 100 standard deviations
-# out for the stds used here: in effect an untruncated normal. Keras' TruncatedNormal would
-# cut at 2 std and shrink the spread, so a plain normal is the faithful choice.
-POSITION_INITIALIZER_STD = 0.2
+POSITION_EMBEDDINGS = ("learnable", "sine", "none")
 
 
 def sinusoidal_table(sequence_length, embed_dim):
@@ -42,7 +39,7 @@ class PositionEmbedding(keras.layers.Layer):
         if self.kind == "learnable":
             self.embedding = self.add_weight(
                 shape=(sequence_length, embed_dim),
-                initializer=keras.initializers.RandomNormal(stddev=POSITION_INITIALIZER_STD),
+                initializer=initializers.position_embedding(),
                 name="embedding",
             )
         elif self.kind == "sine":

@@ -5,8 +5,8 @@ import numpy as np
 import keras
 from keras import ops
 
-# Official init: trunc_normal_(std=0.02) with +-2 absolute cut-offs, i.e. a plain normal.
-LINEAR_INITIALIZER = keras.initializers.RandomNormal(stddev=0.02)
+from helpers.layers import initializers
+
 # PyTorch's LayerNorm default; Keras' is 1e-3.
 LAYER_NORM_EPSILON = 1e-5
 
@@ -91,27 +91,27 @@ class TransformerEncoder(keras.layers.Layer):
                 key_dim=embed_dim // num_heads,
                 dropout=attention_dropout,
                 use_bias=False,
-                kernel_initializer=LINEAR_INITIALIZER,
+                kernel_initializer=initializers.linear(),
                 name="attention",
                 **sublayer,
             )
         else:
             self.qkv = keras.layers.Dense(
-                3 * embed_dim, use_bias=False, kernel_initializer=LINEAR_INITIALIZER, name="qkv", **sublayer
+                3 * embed_dim, use_bias=False, kernel_initializer=initializers.linear(), name="qkv", **sublayer
             )
             self.attention_projection = keras.layers.Dense(
-                embed_dim, kernel_initializer=LINEAR_INITIALIZER, name="attention_projection", **sublayer
+                embed_dim, kernel_initializer=initializers.linear(), name="attention_projection", **sublayer
             )
             self.attention_seed = keras.random.SeedGenerator()
         self.attention_dropout_layer = keras.layers.Dropout(dropout, **sublayer)
         self.norm = keras.layers.LayerNormalization(epsilon=LAYER_NORM_EPSILON, name="norm", **sublayer)
         self.mlp_hidden = keras.layers.Dense(
-            int(embed_dim * mlp_ratio), kernel_initializer=LINEAR_INITIALIZER, name="mlp_hidden", **sublayer
+            int(embed_dim * mlp_ratio), kernel_initializer=initializers.linear(), name="mlp_hidden", **sublayer
         )
         # Exact GELU (erf), always in float32: on a CPU, erf in bfloat16 costs three times as much.
         self.mlp_activation = keras.layers.Activation("gelu", name="mlp_activation", dtype="float32")
         self.mlp_hidden_dropout = keras.layers.Dropout(dropout, **sublayer)
-        self.mlp_output = keras.layers.Dense(embed_dim, kernel_initializer=LINEAR_INITIALIZER, name="mlp_output", **sublayer)
+        self.mlp_output = keras.layers.Dense(embed_dim, kernel_initializer=initializers.linear(), name="mlp_output", **sublayer)
         self.mlp_output_dropout = keras.layers.Dropout(dropout, **sublayer)
         self.drop_path = StochasticDepth(drop_path_rate, **sublayer)
 

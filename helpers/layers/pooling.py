@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from helpers.layers.encoder import LINEAR_INITIALIZER
+from helpers.layers import initializers
 
 
 @keras.saving.register_keras_serializable(package="cct")
@@ -21,7 +21,7 @@ class SeqPool(keras.layers.Layer):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.score = keras.layers.Dense(1, kernel_initializer=LINEAR_INITIALIZER, name="score", dtype=self.dtype_policy)
+        self.score = keras.layers.Dense(1, kernel_initializer=initializers.linear(), name="score", dtype=self.dtype_policy)
 
     def build(self, input_shape):
         self.score.build(input_shape)

@@ -8,11 +8,7 @@ locality bias of a CNN and lets the patches overlap.
 import keras
 from keras import ops
 
-# PyTorch's kaiming_normal_ (fan-in, gain sqrt(2), *not* truncated), as the official code uses
-# for the tokenizer's convolutions. Keras' HeNormal truncates, so spell it out.
-KAIMING_NORMAL = keras.initializers.VarianceScaling(
-    scale=2.0, mode="fan_in", distribution="untruncated_normal"
-)
+from helpers.layers import initializers
 
 
 @keras.saving.register_keras_serializable(package="cct")
@@ -28,8 +24,14 @@ class PatchTokenizer(keras.layers.Layer):
         super().__init__(**kwargs)
         self.patch_size = patch_size
         self.embed_dim = embed_dim
+        # As the official tokenizer: a Kaiming-normal kernel and PyTorch's default conv bias.
+        fan_in = patch_size * patch_size * 3  # RGB images; build() checks the channels
         self.projection = keras.layers.Dense(
-            embed_dim, kernel_initializer=KAIMING_NORMAL, name="projection", dtype=self.dtype_policy
+            embed_dim,
+            kernel_initializer=initializers.kaiming_normal(),
+            bias_initializer=initializers.pytorch_conv_bias(fan_in),
+            name="projection",
+            dtype=self.dtype_policy,
         )
 
     def build(self, input_shape):
@@ -126,7 +128,7 @@ class ConvTokenizer(keras.layers.Layer):
                         strides=self.stride,
                         padding="same" if pads_like_same else "valid",
                         use_bias=False,
-                        kernel_initializer=KAIMING_NORMAL,
+                        kernel_initializer=initializers.kaiming_normal(),
                         name=f"conv_{i}",
                         **sublayer,
                     ),
