@@ -136,15 +136,20 @@ def make_datasets(
     augment="basic",
     num_classes=10,
     seed=None,
+    random_erasing=0.0,
+    mixing=None,
 ):
     """tf.data pipelines (train, test) of (float32 images 0-255, one-hot labels).
 
     augment:
       None     no augmentation;
       "basic"  random crop after 4-pixel zero padding, and horizontal flip;
-      "paper"  basic + Keras' RandAugment (2 ops, magnitude 9/10) and RandomErasing (p=0.25)
-               per image, then per batch either MixUp (alpha 0.8) or CutMix (alpha 1.0), as
-               the official CIFAR recipe (timm's rand-m9-mstd0.5, mixup 0.8, cutmix 1.0).
+      "paper"  the official CIFAR recipe (timm's pipeline): a random-resized crop keeping
+               80-100% of the area, horizontal flip, RandAugment at magnitude 9 scaled like
+               timm's (`helpers.augmentation`), random erasing with probability
+               `random_erasing`, then per batch either MixUp (alpha 0.8) or CutMix (alpha 1.0).
+    mixing: a `BatchMixing` to switch MixUp/CutMix off after some epoch (the official run
+      stops mixing at epoch 175 of 300); without one the "paper" pipeline mixes every batch.
     The training set is shuffled every epoch; both are batched and prefetched.
     """
     import tensorflow as tf
@@ -162,11 +167,11 @@ def make_datasets(
     train = tf.data.Dataset.from_tensor_slices((x_train, y_train))
     train = train.shuffle(len(x_train), seed=seed, reshuffle_each_iteration=True)
     if augment is not None:
-        per_image = _per_image_augmentation(augment, x_train.shape[1:], seed)
+        per_image = _per_image_augmentation(augment, x_train.shape[1:], seed, random_erasing)
         train = train.map(lambda x, y: (per_image(x), y), num_parallel_calls=tf.data.AUTOTUNE)
     train = train.batch(batch_size).map(to_training_pair, num_parallel_calls=tf.data.AUTOTUNE)
     if augment == "paper":
-        train = train.map(_mix_batches(seed), num_parallel_calls=tf.data.AUTOTUNE)
+        train = train.map(_mix_batches(seed, mixing or BatchMixing()), num_parallel_calls=tf.data.AUTOTUNE)
     train = train.prefetch(tf.data.AUTOTUNE)
 
     test = tf.data.Dataset.from_tensor_slices((x_test, y_test)).batch(batch_size)
@@ -174,29 +179,60 @@ def make_datasets(
     return train, test
 
 
-def _per_image_augmentation(augment, image_shape, seed):
-    import keras
+def _per_image_augmentation(augment, image_shape, seed, random_erasing):
     import tensorflow as tf
+
+    from helpers.augmentation import TimmScaledRandAugment, random_erasing as erasing_layer
 
     height, width, _ = image_shape
     if augment == "paper":
-        rand_augment = keras.layers.RandAugment(value_range=(0, 255), num_ops=2, factor=0.9, seed=seed)
-        random_erasing = keras.layers.RandomErasing(factor=0.25, value_range=(0, 255), seed=seed)
+        rand_augment = TimmScaledRandAugment(seed=seed)
+        erase = erasing_layer(random_erasing, seed)
+
+    def pad_and_crop(image):
+        image = tf.image.resize_with_crop_or_pad(image, height + 8, width + 8)
+        return tf.image.random_crop(image, image_shape, seed=seed)
+
+    def random_resized_crop(image):
+        # timm's RandomResizedCrop with the official scale (0.8, 1) and ratio (3/4, 4/3).
+        begin, size, _ = tf.image.sample_distorted_bounding_box(
+            tf.shape(image), tf.zeros([0, 0, 4]), seed=seed, aspect_ratio_range=(3 / 4, 4 / 3),
+            area_range=(0.8, 1.0), max_attempts=10, use_image_if_no_bounding_boxes=True,
+        )
+        crop = tf.image.resize(tf.slice(image, begin, size), (height, width), method="bicubic")
+        return tf.ensure_shape(crop, image_shape)  # the slice's size is known only when it runs
 
     def augment_image(image):
-        image = tf.image.resize_with_crop_or_pad(image, height + 8, width + 8)
-        image = tf.image.random_crop(image, image_shape, seed=seed)
-        image = tf.image.random_flip_left_right(image, seed=seed)
-        if augment == "paper":
-            image = tf.cast(image, tf.float32)
-            image = random_erasing(rand_augment(image))
-            image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
-        return image
+        if augment == "basic":
+            return tf.image.random_flip_left_right(pad_and_crop(image), seed=seed)
+        image = tf.image.random_flip_left_right(random_resized_crop(tf.cast(image, tf.float32)), seed=seed)
+        image = rand_augment(tf.clip_by_value(image, 0.0, 255.0))
+        image = erase(image)
+        return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
 
     return augment_image
 
 
-def _mix_batches(seed):
+class BatchMixing:
+    """Whether the "paper" pipeline mixes batches (MixUp or CutMix), switched off from
+    `off_epoch` on by the Keras callback `self.callback` (None: mix in every epoch)."""
+
+    def __init__(self, off_epoch=None):
+        import keras
+        import tensorflow as tf
+
+        self.off_epoch = off_epoch
+        self.active = tf.Variable(True, trainable=False, name="batch_mixing_active")
+        mixing = self
+
+        class SwitchOff(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                mixing.active.assign(mixing.off_epoch is None or epoch < mixing.off_epoch)
+
+        self.callback = SwitchOff()
+
+
+def _mix_batches(seed, mixing):
     import keras
     import tensorflow as tf
 
@@ -204,9 +240,12 @@ def _mix_batches(seed):
     cutmix = keras.layers.CutMix(factor=1.0, seed=seed)
 
     def mix(images, labels):
-        batch = {"images": images, "labels": labels}
-        mixed = tf.cond(tf.random.uniform([], seed=seed) < 0.5, lambda: mixup(batch), lambda: cutmix(batch))
-        # Blending in float32 can overshoot 255 by a rounding error.
-        return tf.clip_by_value(mixed["images"], 0.0, 255.0), mixed["labels"]
+        def mixed():
+            batch = {"images": images, "labels": labels}
+            out = tf.cond(tf.random.uniform([], seed=seed) < 0.5, lambda: mixup(batch), lambda: cutmix(batch))
+            # Blending in float32 can overshoot 255 by a rounding error.
+            return tf.clip_by_value(out["images"], 0.0, 255.0), out["labels"]
+
+        return tf.cond(mixing.active, mixed, lambda: (images, labels))
 
     return mix

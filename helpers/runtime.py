@@ -238,7 +238,7 @@ class RunSettings:
         if self.profile == "cpu":
             lines.append(
                 "note: no accelerator found, so the 2-layer models and a few epochs replace the "
-                "paper's 7-layer models and 300 epochs"
+                "paper's 7-layer models and 300 (+10 cool-down) epochs"
             )
         if self.smoke:
             lines.append("note: smoke mode checks that the notebook runs; its numbers are not results")
@@ -261,16 +261,18 @@ def notebook_settings(verbose=True):
     """Choose and print a notebook's run settings.
 
     Smoke mode (CCT_SMOKE=1): the 2-layer models, a slice of the shipped sample, 1 epoch.
-    Accelerator (GPU/TPU): the paper's 7-layer models and recipe, 300 epochs.
+    Accelerator (GPU/TPU): the paper's 7-layer models and recipe, 300 epochs and 10 of cool-down.
     CPU: the 2-layer models, the short recipe, CPU_EPOCHS epochs.
     The batch size is the recipe's 128 per replica; the precision is `choose_precision()`'s.
     """
+    from helpers.training import RECIPES  # imports Keras, which prepare_runtime() must precede
+
     strategy = get_strategy(verbose=False)
     device = accelerator()
     if smoke_mode():
         profile, models, recipe, epochs = "smoke", SMALL_MODELS, "short", 1
     elif device in ("GPU", "TPU"):
-        profile, models, recipe, epochs = "accelerator", PAPER_MODELS, "paper", 300
+        profile, models, recipe, epochs = "accelerator", PAPER_MODELS, "paper", RECIPES["paper"].epochs
     else:
         profile, models, recipe, epochs = "cpu", SMALL_MODELS, "short", CPU_EPOCHS
     batch_size = (64 if profile == "smoke" else 128) * strategy.num_replicas_in_sync

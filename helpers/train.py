@@ -19,7 +19,7 @@ import numpy as np
 
 import keras
 
-from helpers.data import make_datasets
+from helpers.data import BatchMixing, make_datasets
 from helpers.models import count_parameters, create_model
 from helpers.runtime import PRECISIONS, SingleDeviceStrategy, accelerator, choose_precision, set_seed
 from helpers.training import compile_model, fit, get_recipe
@@ -79,8 +79,10 @@ def train(
     num_classes = model_overrides.pop("num_classes", 10)
     precision = choose_precision(precision)
     set_seed(seed)
+    mixing = BatchMixing(recipe.mix_off_epoch) if recipe.augment == "paper" else None
     train_ds, test_ds = make_datasets(
-        x_train, y_train, x_test, y_test, batch_size=recipe.batch_size, augment=recipe.augment, num_classes=num_classes, seed=seed
+        x_train, y_train, x_test, y_test, batch_size=recipe.batch_size, augment=recipe.augment, num_classes=num_classes,
+        seed=seed, random_erasing=recipe.random_erasing, mixing=mixing,
     )
     if steps_per_epoch is None:
         steps = default_steps_per_epoch(len(x_train), recipe.batch_size)
@@ -92,7 +94,7 @@ def train(
         )
         compile_model(model, recipe, steps)
 
-    callbacks = []
+    callbacks = [mixing.callback] if mixing else []
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         config = {

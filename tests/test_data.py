@@ -147,3 +147,40 @@ def test_bad_arguments_are_rejected(sample):
     x_train, y_train, x_test, y_test = sample
     with pytest.raises(ValueError, match="96 images but 95 labels"):
         make_datasets(x_train, y_train[:95], x_test, y_test)
+
+
+def test_paper_augmentation_is_scaled_like_timm():
+    from helpers.augmentation import TimmScaledRandAugment
+
+    layer = TimmScaledRandAugment()
+    # timm's rand-m9: rotate up to 27 degrees, shift up to 40.5% (Keras' factor 0.9 would allow 324 and 90%)
+    assert layer.random_rotation.factor[1] * 360 == pytest.approx(27.0)
+    assert layer.random_translation.height_factor == pytest.approx(0.405)
+    assert tuple(layer.random_posterization.factor) == (1, 1)  # timm keeps 4 - int(3.6) = 1 bit
+    assert tuple(layer.solarization.threshold_factor) == pytest.approx((0.1, 0.1))
+    restored = TimmScaledRandAugment.from_config(layer.get_config())
+    assert restored.magnitude == 9 and restored.random_rotation.factor == layer.random_rotation.factor
+    with pytest.raises(ValueError, match="magnitude"):
+        TimmScaledRandAugment(magnitude=12)
+
+
+def test_random_erasing_probability_is_the_one_asked_for(sample):
+    from helpers.augmentation import random_erasing
+
+    flat = np.full((1000, 32, 32, 3), 128.0, np.float32)
+    erased = np.ptp(np.asarray(random_erasing(0.25, seed=0)(flat)), axis=(1, 2, 3)) > 0
+    assert 0.21 < erased.mean() < 0.29  # 250 +- 3.5 sigma of 1000 (Keras' own reading of 0.25: 0.125)
+    with pytest.raises(ValueError, match="random_erasing"):
+        make_datasets(*sample, augment="paper", random_erasing=1.5)
+
+
+def test_batch_mixing_switches_off_from_its_epoch(sample):
+    from helpers.data import BatchMixing
+
+    mixing = BatchMixing(off_epoch=2)
+    train, _ = make_datasets(*sample, batch_size=32, augment="paper", seed=1, mixing=mixing)
+    mixing.callback.on_epoch_begin(1)
+    assert next(iter(train))[1].numpy().max(axis=1).min() < 1.0
+    mixing.callback.on_epoch_begin(2)
+    assert set(np.unique(next(iter(train))[1].numpy())) == {0.0, 1.0}
+

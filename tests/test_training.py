@@ -13,9 +13,17 @@ from helpers.training import RECIPES, compile_model, fit, get_recipe, learning_r
 
 
 def test_paper_recipe_is_the_official_one():
+    # configs/pretrained/cct_7-3x1_cifar10_300epochs.yml, run by timm's train.py
     paper = RECIPES["paper"]
-    assert (paper.epochs, paper.batch_size, paper.learning_rate, paper.weight_decay) == (300, 128, 5.5e-4, 6e-2)
-    assert (paper.warmup_epochs, paper.label_smoothing, paper.augment) == (10, 0.1, "paper")
+    assert (paper.epochs, paper.cooldown_epochs, paper.batch_size) == (310, 10, 128)
+    assert (paper.learning_rate, paper.weight_decay, paper.min_learning_rate) == (5.5e-4, 6e-2, 1e-5)
+    assert (paper.warmup_epochs, paper.warmup_start_learning_rate, paper.label_smoothing) == (10, 1e-5, 0.1)
+    assert (paper.augment, paper.random_erasing, paper.mix_off_epoch) == ("paper", 0.0, 175)
+
+
+def test_mixing_stops_at_the_same_share_of_a_shorter_run():
+    assert get_recipe("paper", epochs=130).mix_off_epoch == 70  # 175/300 of the 120 epochs before cool-down
+    assert get_recipe("short").mix_off_epoch is None
 
 
 def test_get_recipe_overrides_and_errors():
@@ -26,14 +34,23 @@ def test_get_recipe_overrides_and_errors():
         get_recipe("paper", epoch=3)
 
 
-def test_schedule_warms_up_then_decays():
+def test_schedule_warms_up_decays_then_cools_down():
     schedule = learning_rate_schedule(get_recipe("paper"), steps_per_epoch=100)
     lr = lambda step: float(keras.ops.convert_to_numpy(schedule(step)))  # noqa: E731
     assert lr(0) == pytest.approx(1e-5)
     assert lr(500) == pytest.approx((1e-5 + 5.5e-4) / 2, rel=1e-3)
     assert lr(1000) == pytest.approx(5.5e-4, rel=1e-4)
     assert lr(1000) > lr(15000) > lr(29999)
-    assert lr(30000) == pytest.approx(1e-5, rel=1e-3)
+    assert lr(30000) == pytest.approx(1e-5, rel=1e-3)  # the cosine ends at epoch 300...
+    assert lr(30999) == pytest.approx(1e-5, rel=1e-3)  # ...and the 10 cool-down epochs stay there
+
+
+def test_short_runs_keep_a_tenth_for_warm_up_and_cool_down():
+    recipe = get_recipe("paper", epochs=5)
+    assert recipe.phase_steps(steps_per_epoch=100) == (50, 50)
+    schedule = learning_rate_schedule(recipe, steps_per_epoch=100)
+    assert float(keras.ops.convert_to_numpy(schedule(50))) == pytest.approx(5.5e-4, rel=1e-4)
+    assert float(keras.ops.convert_to_numpy(schedule(450))) == pytest.approx(1e-5, rel=1e-3)
 
 
 def test_no_weight_decay_on_biases_and_norms():
