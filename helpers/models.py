@@ -28,6 +28,7 @@ from helpers.layers import (
 )
 from helpers.layers import initializers
 from helpers.layers.encoder import LAYER_NORM_EPSILON
+from helpers.paper import published_parameters
 
 # The statistics the official code normalises CIFAR-10 with (official binary release).
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
@@ -127,8 +128,12 @@ class Variant:
     build_kwargs: dict
     image_size: int = 32
     in_paper: bool = True
-    paper_params_m: float = None
     note: str = ""
+
+    @property
+    def paper_params_m(self):
+        """Trainable parameters in millions as the official tables count them, or None."""
+        return published_parameters(self.name)
 
     def describe(self):
         heads, dim, ratio = BACKBONES[self.num_layers]
@@ -171,22 +176,22 @@ def _cct(num_layers, kernel_size, num_conv_layers, **kwargs):
 
 _NOT_IN_PAPER = "not in the paper's table: the 2-layer backbone for small comparisons with cct_2_3x2"
 
-for _name, _family, _layers, _kwargs, _params, _extra in [
-    ("vit_lite_2_4", "ViT-Lite", 2, _vit_lite(2, 4), None, dict(in_paper=False, note=_NOT_IN_PAPER)),
-    ("vit_lite_6_4", "ViT-Lite", 6, _vit_lite(6, 4), 3.191, {}),
-    ("vit_lite_7_4", "ViT-Lite", 7, _vit_lite(7, 4), 3.717, {}),
-    ("cvt_2_4", "CVT", 2, _cvt(2, 4), None, dict(in_paper=False, note=_NOT_IN_PAPER)),
-    ("cvt_6_4", "CVT", 6, _cvt(6, 4), 3.190, {}),
-    ("cvt_7_4", "CVT", 7, _cvt(7, 4), 3.717, {}),
-    ("cct_2_3x2", "CCT", 2, _cct(2, 3, 2), 0.284, {}),
-    ("cct_4_3x2", "CCT", 4, _cct(4, 3, 2), 0.482, {}),
-    ("cct_6_3x1", "CCT", 6, _cct(6, 3, 1), 3.234, {}),
-    ("cct_6_3x2", "CCT", 6, _cct(6, 3, 2), 3.327, {}),
-    ("cct_7_3x1", "CCT", 7, _cct(7, 3, 1), 3.760, {}),
-    ("cct_7_3x2", "CCT", 7, _cct(7, 3, 2), 3.853, {}),
-    ("cct_7_7x2", "CCT", 7, _cct(7, 7, 2), None, dict(image_size=224, note="the paper's Flowers-102 model")),
+for _name, _family, _layers, _kwargs, _extra in [
+    ("vit_lite_2_4", "ViT-Lite", 2, _vit_lite(2, 4), dict(in_paper=False, note=_NOT_IN_PAPER)),
+    ("vit_lite_6_4", "ViT-Lite", 6, _vit_lite(6, 4), {}),
+    ("vit_lite_7_4", "ViT-Lite", 7, _vit_lite(7, 4), {}),
+    ("cvt_2_4", "CVT", 2, _cvt(2, 4), dict(in_paper=False, note=_NOT_IN_PAPER)),
+    ("cvt_6_4", "CVT", 6, _cvt(6, 4), {}),
+    ("cvt_7_4", "CVT", 7, _cvt(7, 4), {}),
+    ("cct_2_3x2", "CCT", 2, _cct(2, 3, 2), {}),
+    ("cct_4_3x2", "CCT", 4, _cct(4, 3, 2), {}),
+    ("cct_6_3x1", "CCT", 6, _cct(6, 3, 1), {}),
+    ("cct_6_3x2", "CCT", 6, _cct(6, 3, 2), {}),
+    ("cct_7_3x1", "CCT", 7, _cct(7, 3, 1), {}),
+    ("cct_7_3x2", "CCT", 7, _cct(7, 3, 2), {}),
+    ("cct_7_7x2", "CCT", 7, _cct(7, 7, 2), dict(image_size=224, note="the paper's Flowers-102 model")),
 ]:
-    _register(Variant(_name, _family, _layers, _kwargs, paper_params_m=_params, **_extra))
+    _register(Variant(_name, _family, _layers, _kwargs, **_extra))
 
 
 def list_models(details=False):

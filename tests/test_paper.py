@@ -1,0 +1,89 @@
+"""The published numbers live in one table (helpers.paper); the README and the notebooks read
+them from there instead of typing them."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from helpers.models import VARIANTS
+from helpers.paper import (
+    DATASETS,
+    PAPER_RESULTS,
+    SOURCES,
+    comparable,
+    display_name,
+    markdown_table,
+    paper_result,
+    paper_results,
+    paper_table,
+    published_parameters,
+)
+
+ROOT = Path(__file__).parents[1]
+README = ROOT / "README.md"
+TABLE_START, TABLE_END = "<!-- paper-results:start -->", "<!-- paper-results:end -->"
+# Numbers once quoted as "the paper's" without a source that has them.
+UNSOURCED = ("89.75",)
+
+
+def typed_numbers(text):
+    """Every published top-1 (or unsourced number) written out in `text`."""
+    wanted = {f"{row.top1:.2f}" for row in PAPER_RESULTS} | set(UNSOURCED)
+    return sorted(wanted & set(re.findall(r"\d{2}\.\d{2}", text)))
+
+
+def test_every_row_is_complete_and_unique():
+    keys = set()
+    for row in PAPER_RESULTS:
+        assert row.model in VARIANTS and row.dataset in DATASETS and row.source in SOURCES
+        assert 0 < row.top1 < 100 and row.epochs > 0
+        assert row.positional_embedding in ("learnable", "sinusoidal", "none")
+        keys.add((row.model, row.dataset, row.epochs))
+    assert len(keys) == len(PAPER_RESULTS)
+
+
+def test_rows_carry_their_epochs():
+    assert paper_result("cct_7_3x1", 300).top1 == 96.53
+    assert paper_result("cvt_7_4", 200).top1 == 92.43 and paper_result("vit_lite_7_4", 200).top1 == 91.38
+    assert paper_result("cct_2_3x2", 200).top1 == 89.17
+    assert not comparable(paper_result("cct_7_3x1", 300), paper_result("cvt_7_4", 200))
+    assert comparable(paper_result("cct_7_3x1", 200), paper_result("cvt_7_4", 200))
+    with pytest.raises(ValueError, match="at 300 epochs; there are: 200 epochs"):
+        paper_result("cct_2_3x2", 300)
+    assert {row.epochs for row in paper_results("cct_7_3x1")} == {200, 300, 1500, 5000}
+    assert "300 epochs" in paper_result("cct_7_3x1", 300).describe()
+
+
+def test_names_and_counts():
+    assert [display_name(m) for m in ("vit_lite_7_4", "cvt_7_4", "cct_7_3x1")] == ["ViT-Lite-7/4", "CVT-7/4", "CCT-7/3x1"]
+    assert published_parameters("cct_6_3x1") == 3.168 and published_parameters("vit_lite_2_4") is None
+    table = repr(paper_table(["cct_2_3x2"]))
+    assert "89.17%" in table and "| 200 |" in table
+    with pytest.raises(ValueError, match="No published result"):
+        paper_table(["vit_lite_2_4"])
+
+
+def test_readme_shows_the_table_and_types_no_published_number():
+    text = README.read_text()
+    assert TABLE_START in text and TABLE_END in text
+    before, rest = text.split(TABLE_START)
+    shown, after = rest.split(TABLE_END)
+    assert shown.strip() == markdown_table(paper_results()), "regenerate with: python -m helpers.paper"
+    assert typed_numbers(before + after) == []
+
+
+def test_readme_paper_parameter_counts_come_from_the_table():
+    for line in README.read_text().splitlines():
+        match = re.match(r"\| `(\w+)` \|.*\| ([\d.]+)M \| ([\d.]+M|–) \|$", line)
+        if match and match.group(1) in VARIANTS:
+            published = published_parameters(match.group(1))
+            assert match.group(3) == (f"{published:.3f}M" if published else "–"), line
+
+
+@pytest.mark.parametrize("notebook", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.name)
+def test_notebooks_type_no_published_number(notebook):
+    cells = json.loads(notebook.read_text())["cells"]
+    for index, cell in enumerate(cells):
+        assert typed_numbers("".join(cell["source"])) == [], f"cell {index} types a published number"
