@@ -1,5 +1,6 @@
 """How notebooks 02-05 share their training runs: one JSON file per model family in
-`runs/notebooks/` at the repository root (`{"model", "history", "results"}`)."""
+`runs/notebooks/` at the repository root (`{"model", "history", "results"}`; smoke runs go to
+`runs/smoke/`)."""
 
 import json
 from pathlib import Path
@@ -8,9 +9,13 @@ NOTEBOOK_OF = {"vit_lite": "02_vit_lite.ipynb", "cvt": "03_seqpool_cvt.ipynb", "
 
 
 def runs_dir():
-    """`runs/notebooks` at the repository root, seen from notebooks/ or the root (Colab: here)."""
+    """Where the notebooks keep their runs: `runs/notebooks` at the repository root, seen from
+    notebooks/ or the root (Colab: here); in smoke mode `runs/smoke` instead, so that the
+    tests' smoke runs never mix with the runs a reader trained."""
+    from helpers.runtime import smoke_mode
+
     root = Path("..") if Path("../helpers").is_dir() and Path.cwd().name == "notebooks" else Path(".")
-    return root / "runs" / "notebooks"
+    return root / "runs" / ("smoke" if smoke_mode() else "notebooks")
 
 
 def save_run(run, family, settings, folder=None):

@@ -28,3 +28,12 @@ def test_smoke_run_does_not_replace_a_real_run(tmp_path, capsys):
 def test_missing_run_names_the_notebook(tmp_path, capsys):
     assert load_run("vit_lite", folder=tmp_path) is None
     assert "02_vit_lite.ipynb" in capsys.readouterr().out
+
+
+def test_smoke_runs_live_apart_from_real_runs(monkeypatch):
+    from helpers.runs import runs_dir
+
+    monkeypatch.setenv("CCT_SMOKE", "1")
+    assert runs_dir().parts[-2:] == ("runs", "smoke")
+    monkeypatch.setenv("CCT_SMOKE", "0")
+    assert runs_dir().parts[-2:] == ("runs", "notebooks")

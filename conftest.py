@@ -1,6 +1,7 @@
 import os
 
-# Notebooks executed by nbval inherit this environment: they run in smoke mode.
+# Notebooks executed by nbval inherit this environment: they run in smoke mode. This file sits
+# at the root so that `pytest notebooks/`, and pytest started in any folder, applies it too.
 os.environ.setdefault("CCT_SMOKE", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("MPLBACKEND", "Agg")
