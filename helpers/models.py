@@ -31,6 +31,7 @@ from helpers.layers import (
     SeqPool,
     TransformerEncoder,
 )
+from helpers.data import check_images
 from helpers.layers import initializers
 from helpers.layers.embeddings import sinusoidal_table
 from helpers.layers.encoder import LAYER_NORM_EPSILON
@@ -85,12 +86,6 @@ def build_compact_transformer(
     if isinstance(image_size, bool) or not isinstance(image_size, numbers.Integral) or image_size < 1:
         raise ValueError(f"image_size must be a whole number of pixels >= 1, got {image_size!r}.")
     image_size = int(image_size)
-    if tokenizer == "patch" and image_size % patch_size:
-        raise ValueError(
-            f"image_size={image_size} is not a multiple of patch_size={patch_size}: the last "
-            f"{image_size % patch_size} pixel(s) of each row and column would be dropped. Resize the images or pick "
-            "another patch size."
-        )
 
     layer = dict(dtype=dtype)
     images = keras.Input((image_size, image_size, 3), name="images")
@@ -132,7 +127,31 @@ def build_compact_transformer(
         x = SeqPool(name="seq_pool", **layer)(x)
     # float32 logits: the loss and the predictions need no bfloat16 rounding, and this layer is tiny.
     logits = keras.layers.Dense(num_classes, kernel_initializer=initializers.linear(), name="classifier", dtype="float32")(x)
-    return keras.Model(images, logits, name=name)
+    return CompactTransformer(images, logits, name=name)
+
+
+@keras.saving.register_keras_serializable(package="cct")
+class CompactTransformer(keras.Model):
+    """A functional Keras model that checks the NumPy images it is given (`model(x)`,
+    `predict`, `evaluate`) before they reach the compiled graph: raw pixels 0-255, a batch
+    axis, RGB, at least one image, no NaN (`helpers.data.check_images`). The check runs in
+    NumPy, outside the training step, so it costs the step nothing; tensors and tf.data
+    pipelines pass unchecked (`make_datasets` has checked those)."""
+
+    def __call__(self, inputs, *args, **kwargs):
+        return super().__call__(_checked(inputs), *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        return super().predict(_checked(x), *args, **kwargs)
+
+    def evaluate(self, x=None, *args, **kwargs):
+        return super().evaluate(_checked(x), *args, **kwargs)
+
+
+def _checked(images):
+    if isinstance(images, (np.ndarray, list)):
+        return check_images(images)
+    return images
 
 
 @dataclass(frozen=True)
