@@ -144,15 +144,14 @@ def check_images(images, what="images"):
 def check_pixel_values(images, what="images"):
     """Raise a ValueError when pixel values are not raw 0-255: NaN or infinite values, values
     below 0 or above 255, or all of them within [0, 1] (images already divided by 255)."""
-    if np.issubdtype(images.dtype, np.floating):
+    low, high = images.min(), images.max()  # NaN and infinities show in these, so the common case costs two passes
+    if not (np.isfinite(low) and np.isfinite(high)):
         finite = np.isfinite(images)
-        if not finite.all():
-            raise ValueError(
-                f"{what} holds {images.size - np.count_nonzero(finite)} NaN or infinite pixel values "
-                f"(in {np.count_nonzero(~finite.reshape(len(images), -1).all(axis=1))} image(s)); "
-                "pass images whose pixels are all numbers 0-255."
-            )
-    low, high = images.min(), images.max()
+        raise ValueError(
+            f"{what} holds {images.size - np.count_nonzero(finite)} NaN or infinite pixel values "
+            f"(in {np.count_nonzero(~finite.reshape(len(images), -1).all(axis=1))} image(s)); "
+            "pass images whose pixels are all numbers 0-255."
+        )
     if low < 0 or high > 255:
         hint = " (scaled to [-1, 1]?)" if low >= -1 and high <= 1 else ""
         raise ValueError(

@@ -380,6 +380,6 @@ def count_parameters(model, trainable_only=True):
 def seqpool_weights(model, images):
     """SeqPool's attention over the tokens for each image, shape (N, tokens)."""
     pool = model.get_layer("seq_pool")
-    tokens = keras.Model(model.input, pool.input)(images)
+    tokens = keras.Model(model.input, pool.input)(check_images(images))
     _, weights = pool(tokens, return_weights=True)
     return keras.ops.convert_to_numpy(weights).astype("float32")

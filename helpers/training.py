@@ -13,7 +13,14 @@ from pathlib import Path
 
 import keras
 
-from helpers.run_folder import BestCheckpoint, RunFolderLog, keras_file_is_whole, restore_backup, write_history
+from helpers.run_folder import (
+    BestCheckpoint,
+    RunFolderLog,
+    keras_file_is_whole,
+    read_history,
+    restore_backup,
+    write_history,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -164,6 +171,12 @@ def fit(
         run_dir = Path(run_dir).expanduser()
         run_dir.mkdir(parents=True, exist_ok=True)
         rows = restore_backup(model, run_dir)
+        logged = read_history(run_dir)
+        if len(logged) > len(rows):
+            print(
+                f"note: {run_dir / 'history.csv'} logs {len(logged)} epoch(s) but the backup holds {len(rows)}: "
+                f"training resumes after epoch {len(rows)} and the log is cut to match"
+            )
         write_history(run_dir, rows)  # the backup is the record: drop any row logged after it
         initial_epoch = len(rows)
         if keep_best:
