@@ -50,7 +50,7 @@ class RunFolderError(RuntimeError):
 def _explain_write_failure(error, path):
     reason = {
         errno.ENOSPC: "the disk is full",
-        errno.EDQUOT: "the disk quota is used up",
+        getattr(errno, "EDQUOT", "no such errno here"): "the disk quota is used up",
         errno.EROFS: "the file system is read-only",
         errno.EACCES: "permission denied",
         errno.EPERM: "permission denied",
