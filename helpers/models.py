@@ -133,7 +133,7 @@ def build_compact_transformer(
 @keras.saving.register_keras_serializable(package="cct")
 class CompactTransformer(keras.Model):
     """A functional Keras model that checks the NumPy images it is given (`model(x)`,
-    `predict`, `evaluate`) before they reach the compiled graph: raw pixels 0-255, a batch
+    `predict`, `evaluate`, `fit`) before they reach the compiled graph: raw pixels 0-255, a batch
     axis, RGB, at least one image, no NaN (`helpers.data.check_images`). The check runs in
     NumPy, outside the training step, so it costs the step nothing; tensors and tf.data
     pipelines pass unchecked (`make_datasets` has checked those)."""
@@ -146,6 +146,9 @@ class CompactTransformer(keras.Model):
 
     def evaluate(self, x=None, *args, **kwargs):
         return super().evaluate(_checked(x), *args, **kwargs)
+
+    def fit(self, x=None, *args, **kwargs):
+        return super().fit(_checked(x), *args, **kwargs)
 
 
 def _checked(images):

@@ -47,6 +47,8 @@ def test_pixel_scale_is_checked_wherever_images_come_in(scale, message, sample, 
         model.predict(bad[:4], verbose=0)
     with pytest.raises(ValueError, match=message):
         model(bad[:4])
+    with pytest.raises(ValueError, match=message):
+        model.fit(bad[:4], np.eye(10)[:4], verbose=0)  # checked before the model is even compiled
 
 
 def test_raw_images_still_pass_and_all_black_ones_too(sample, model):
@@ -70,6 +72,12 @@ def test_raw_images_still_pass_and_all_black_ones_too(sample, model):
 def test_badly_shaped_or_broken_images_are_named(images, message, model):
     with pytest.raises(ValueError, match=message):
         model.predict(images, verbose=0)
+
+
+def test_one_hot_labels_name_the_fix(sample):
+    (x_train, y_train), (x_test, y_test) = sample
+    with pytest.raises(ValueError, match=r"Labels have shape \(64, 10\): one-hot or scores\?.*np.argmax"):
+        make_datasets(x_train, np.eye(10)[y_train.ravel()], x_test, y_test)
 
 
 def test_nan_pixels_stop_make_datasets(sample):
