@@ -179,7 +179,10 @@ def check_images_and_labels(images, labels, num_classes, what="images"):
     if len(labels) != len(images):
         raise ValueError(f"{len(images)} images but {len(labels)} labels.")
     if not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"Labels must be integer class indices, got dtype {labels.dtype}.")
+        raise ValueError(
+            f"Labels must be integer class indices, got dtype {labels.dtype}: if they are whole numbers, pass "
+            "labels.astype(int)."
+        )
     bad = labels[(labels < 0) | (labels >= num_classes)]
     if bad.size:
         raise ValueError(

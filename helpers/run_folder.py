@@ -323,6 +323,8 @@ class RunFolderLock:
         self.owner = {"pid": os.getpid(), "host": socket.gethostname(), "boot": _boot_id()}
 
     def __enter__(self):
+        if self.folder.exists() and not self.folder.is_dir():
+            raise RunFolderError(f"out={str(self.folder)!r} is a file, not a folder: pass a folder for the run.")
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as error:

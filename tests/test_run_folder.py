@@ -146,7 +146,9 @@ def test_a_damaged_backup_or_checkpoint_is_named_and_the_resume_falls_back(tiny_
     newest = tmp_path / "backup" / "epochs_00002" / "state.weights.h5"
     newest.write_bytes(newest.read_bytes()[:1000])  # as a kill during a non-atomic write would leave it
     (tmp_path / "best.keras").write_bytes(b"")
-    fit(compiled(), train_ds, test_ds, epochs=3, run_dir=tmp_path, verbose=0, keep_best=True)
+    resumed = compiled()
+    fit(resumed, train_ds, test_ds, epochs=3, run_dir=tmp_path, verbose=0, keep_best=True)
+    assert int(resumed.optimizer.iterations) == 3 * 2  # the optimizer's state came back with the weights
     said = capsys.readouterr().out
     assert f"the backup {newest.parent} is damaged" in said and "falling back" in said
     assert f"{tmp_path / 'best.keras'} is damaged" in said
