@@ -10,6 +10,7 @@ Images stay raw (uint8, 0-255, shape (N, 32, 32, 3)): the models normalise insid
 
 import functools
 import io
+import numbers
 import os
 import pickle
 from pathlib import Path
@@ -104,19 +105,84 @@ def load_cifar10_sample():
     return (x_train.copy(), y_train.copy()), (x_test.copy(), y_test.copy())
 
 
-def check_images_and_labels(images, labels, num_classes):
-    """Raise a ValueError naming the problem if images are not (N, H, W, 3) or labels are off."""
-    images, labels = np.asarray(images), np.asarray(labels)
+def check_images(images, what="images"):
+    """`images` as a NumPy array, after checking that they are what the models and the data
+    functions expect: a batch of RGB images, shape (N, height, width, 3), with raw pixel values
+    0-255. Anything else raises a ValueError saying what was found and what to pass."""
+    images = np.asarray(images)
+    if images.dtype == object or not (np.issubdtype(images.dtype, np.integer) or np.issubdtype(images.dtype, np.floating)):
+        raise ValueError(f"{what} must be a numeric array of pixel values 0-255, got dtype {images.dtype}.")
+    if images.ndim == 3 and images.shape[-1] == 3:
+        raise ValueError(
+            f"{what} has shape {images.shape}: one image without the batch axis. Pass a batch of one: "
+            f"{what}[None] (or np.expand_dims({what}, 0)), shape (1, {', '.join(map(str, images.shape))})."
+        )
+    if images.ndim == 3:
+        raise ValueError(
+            f"{what} has shape {images.shape}: grayscale images (N, height, width)? The models take RGB: "
+            f"np.repeat({what}[..., None], 3, axis=-1)."
+        )
+    if images.ndim == 4 and images.shape[-1] == 1:
+        raise ValueError(
+            f"{what} has shape {images.shape}: one channel. The models take RGB: np.repeat({what}, 3, axis=-1)."
+        )
+    if images.ndim == 4 and images.shape[1] == 3 and images.shape[-1] != 3:
+        raise ValueError(
+            f"{what} has shape {images.shape}: channels first. Pass channels last: np.transpose({what}, (0, 2, 3, 1))."
+        )
     if images.ndim != 4 or images.shape[-1] != 3:
         raise ValueError(
-            f"Expected RGB images of shape (N, height, width, 3), got {images.shape}. "
+            f"Expected RGB {what} of shape (N, height, width, 3), got {images.shape}. "
             "Grayscale images can be repeated over 3 channels (np.repeat(x, 3, axis=-1))."
+        )
+    if len(images) == 0:
+        raise ValueError(f"{what} is an empty batch, shape {images.shape}: pass at least one image.")
+    check_pixel_values(images, what)
+    return images
+
+
+def check_pixel_values(images, what="images"):
+    """Raise a ValueError when pixel values are not raw 0-255: NaN or infinite values, values
+    below 0 or above 255, or all of them within [0, 1] (images already divided by 255)."""
+    low, high = images.min(), images.max()  # NaN and infinities show in these, so the common case costs two passes
+    if not (np.isfinite(low) and np.isfinite(high)):
+        finite = np.isfinite(images)
+        raise ValueError(
+            f"{what} holds {images.size - np.count_nonzero(finite)} NaN or infinite pixel values "
+            f"(in {np.count_nonzero(~finite.reshape(len(images), -1).all(axis=1))} image(s)); "
+            "pass images whose pixels are all numbers 0-255."
+        )
+    if low < 0 or high > 255:
+        hint = " (scaled to [-1, 1]?)" if low >= -1 and high <= 1 else ""
+        raise ValueError(
+            f"{what} has pixel values from {low:g} to {high:g}{hint}; the models and the data functions expect "
+            "raw pixels 0-255 (they normalise inside). Pass the images as loaded, e.g. by load_cifar10()."
+        )
+    if 0 < high <= 1:
+        raise ValueError(
+            f"{what} has pixel values from {low:g} to {high:g}: scaled to [0, 1] (x / 255.)? The models and "
+            "the data functions expect raw pixels 0-255 (they normalise inside): pass the images unscaled "
+            "(or multiply by 255)."
+        )
+
+
+def check_images_and_labels(images, labels, num_classes, what="images"):
+    """Raise a ValueError naming the problem if images are not (N, H, W, 3) raw pixels or labels are off."""
+    num_classes = check_num_classes(num_classes)
+    images, labels = check_images(images, what), np.asarray(labels)
+    if labels.ndim == 2 and labels.shape[1] > 1:
+        raise ValueError(
+            f"Labels have shape {labels.shape}: one-hot or scores? Pass integer class indices, shape (N,) or "
+            "(N, 1): np.argmax(labels, axis=-1)."
         )
     labels = labels.reshape(-1)
     if len(labels) != len(images):
         raise ValueError(f"{len(images)} images but {len(labels)} labels.")
     if not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"Labels must be integer class indices, got dtype {labels.dtype}.")
+        raise ValueError(
+            f"Labels must be integer class indices, got dtype {labels.dtype}: if they are whole numbers, pass "
+            "labels.astype(int)."
+        )
     bad = labels[(labels < 0) | (labels >= num_classes)]
     if bad.size:
         raise ValueError(
@@ -124,6 +190,13 @@ def check_images_and_labels(images, labels, num_classes):
             "Pass the right num_classes or fix the labels."
         )
     return images, labels
+
+
+def check_num_classes(num_classes):
+    """num_classes as a plain int (NumPy integers welcome); a ValueError unless it is a whole number >= 2."""
+    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 2:
+        raise ValueError(f"num_classes must be a whole number >= 2, got {num_classes!r}.")
+    return int(num_classes)
 
 
 def make_datasets(
@@ -156,10 +229,11 @@ def make_datasets(
 
     if augment not in AUGMENTATIONS:
         raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {augment!r}.")
-    if not isinstance(batch_size, int) or batch_size < 1:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
-    x_train, y_train = check_images_and_labels(x_train, y_train, num_classes)
-    x_test, y_test = check_images_and_labels(x_test, y_test, num_classes)
+    batch_size, num_classes = int(batch_size), check_num_classes(num_classes)
+    x_train, y_train = check_images_and_labels(x_train, y_train, num_classes, what="x_train")
+    x_test, y_test = check_images_and_labels(x_test, y_test, num_classes, what="x_test")
 
     def to_training_pair(images, labels):
         return tf.cast(images, tf.float32), tf.one_hot(tf.cast(labels, tf.int32), num_classes)

@@ -8,7 +8,12 @@ tokenizer with 1 conv layer; `vit_lite_7_4` and `cvt_7_4` are 7 layers with 4x4 
     list_models()                            # every name, with what it is
 """
 
+import contextlib
+import io
 import json
+import numbers
+import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +31,9 @@ from helpers.layers import (
     SeqPool,
     TransformerEncoder,
 )
+from helpers.data import check_images
 from helpers.layers import initializers
+from helpers.layers.embeddings import sinusoidal_table
 from helpers.layers.encoder import LAYER_NORM_EPSILON
 from helpers.paper import published_parameters
 
@@ -74,8 +81,12 @@ def build_compact_transformer(
         raise ValueError(f"tokenizer must be 'patch' or 'conv', got {tokenizer!r}.")
     if pooling not in ("class_token", "seqpool"):
         raise ValueError(f"pooling must be 'class_token' or 'seqpool', got {pooling!r}.")
-    if not isinstance(num_classes, int) or num_classes < 2:
+    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 2:
         raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}.")
+    num_classes = int(num_classes)
+    if isinstance(image_size, bool) or not isinstance(image_size, numbers.Integral) or image_size < 1:
+        raise ValueError(f"image_size must be a whole number of pixels >= 1, got {image_size!r}.")
+    image_size = int(image_size)
 
     layer = dict(dtype=dtype)
     images = keras.Input((image_size, image_size, 3), name="images")
@@ -117,7 +128,34 @@ def build_compact_transformer(
         x = SeqPool(name="seq_pool", **layer)(x)
     # float32 logits: the loss and the predictions need no bfloat16 rounding, and this layer is tiny.
     logits = keras.layers.Dense(num_classes, kernel_initializer=initializers.linear(), name="classifier", dtype="float32")(x)
-    return keras.Model(images, logits, name=name)
+    return CompactTransformer(images, logits, name=name)
+
+
+@keras.saving.register_keras_serializable(package="cct")
+class CompactTransformer(keras.Model):
+    """A functional Keras model that checks the NumPy images it is given (`model(x)`,
+    `predict`, `evaluate`, `fit`) before they reach the compiled graph: raw pixels 0-255, a batch
+    axis, RGB, at least one image, no NaN (`helpers.data.check_images`). The check runs in
+    NumPy, outside the training step, so it costs the step nothing; tensors and tf.data
+    pipelines pass unchecked (`make_datasets` has checked those)."""
+
+    def __call__(self, inputs, *args, **kwargs):
+        return super().__call__(_checked(inputs), *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        return super().predict(_checked(x), *args, **kwargs)
+
+    def evaluate(self, x=None, *args, **kwargs):
+        return super().evaluate(_checked(x), *args, **kwargs)
+
+    def fit(self, x=None, *args, **kwargs):
+        return super().fit(_checked(x), *args, **kwargs)
+
+
+def _checked(images):
+    if isinstance(images, (np.ndarray, list)):
+        return check_images(images)
+    return images
 
 
 @dataclass(frozen=True)
@@ -215,7 +253,7 @@ def create_model(name, num_classes=10, image_size=None, weights=None, **override
     kwargs = dict(num_heads=heads, embed_dim=dim, mlp_ratio=ratio, **variant.build_kwargs)
     kwargs.update(overrides)
     model = build_compact_transformer(
-        num_classes=num_classes, image_size=image_size or variant.image_size, name=name, **kwargs
+        num_classes=num_classes, image_size=variant.image_size if image_size is None else image_size, name=name, **kwargs
     )
     if weights is not None:
         _load_weights(model, name, weights)
@@ -242,16 +280,104 @@ def _load_weights(model, name, weights):
                 "Train it with `python -m helpers.train` and pass weights=<path to a .weights.h5 file>."
             )
     else:
-        path = Path(weights)
+        path = Path(weights).expanduser()
         if not path.exists():
             raise FileNotFoundError(f"weights={str(weights)!r}: no such file (give 'cifar10' or a .weights.h5 path).")
+    found = _weight_shapes(path)
+    expected = _expected_weight_shapes(model)
+    missing = sorted(set(expected) - set(found))
+    extra = sorted(set(found) - set(expected))
+    reshaped = sorted(key for key in set(expected) & set(found) if expected[key] != found[key])
+    if missing or extra or reshaped:
+        problems = [
+            f"{len(items)} {what}, e.g. {', '.join(describe(key) for key in items[:3])}"
+            for items, what, describe in (
+                (extra, "weight(s) in the file that this model lacks", str),
+                (missing, "weight(s) of this model missing from the file", str),
+                (reshaped, "of another shape", lambda key: f"{key} {found[key]} in the file, {expected[key]} here"),
+            )
+            if items
+        ]
+        raise ValueError(
+            f"The weights in {path} do not fit this {name} ({_describe_model(model)}): {'; '.join(problems)}. "
+            "They were saved from another model (another variant, depth, position embedding, number of classes or "
+            "image size): build that model to load them."
+        )
+    mismatch = _position_table_mismatch(model, path)
+    if mismatch:
+        raise ValueError(f"The weights in {path} do not fit this {name}: {mismatch}.")
     try:
         model.load_weights(path)
     except ValueError as error:
-        raise ValueError(
-            f"The weights in {path.name} do not fit this {name} (they are for the plain variant with "
-            f"10 classes at 32x32; drop num_classes, image_size and shape-changing overrides): {error}"
-        ) from error
+        raise ValueError(f"The weights in {path} do not fit this {name}: {error}") from error
+
+
+def _describe_model(model):
+    return f"{sum(1 for layer in model.layers if isinstance(layer, TransformerEncoder))} encoder layers, {model.output_shape[-1]} classes"
+
+
+@contextlib.contextmanager
+def _weights_store(path):
+    """The HDF5 weights of a .weights.h5 or .keras file, open for reading; a ValueError
+    naming the file when it cannot be read."""
+    import h5py
+
+    with contextlib.ExitStack() as stack:
+        try:
+            if zipfile.is_zipfile(path):
+                archive = stack.enter_context(zipfile.ZipFile(path))
+                store = stack.enter_context(h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r"))
+            else:
+                store = stack.enter_context(h5py.File(path, "r"))
+        except Exception as error:
+            raise ValueError(
+                f"{path} is not a readable Keras weights file ({type(error).__name__}: {error}). It may be truncated "
+                "or corrupt (an interrupted copy or download): copy it again, or pass a .weights.h5 or .keras file "
+                "saved by Keras."
+            ) from error
+        yield store
+
+
+def _weight_shapes(path):
+    """{path of each layer weight: its shape} in a .weights.h5 or .keras file."""
+    import h5py
+
+    shapes = {}
+
+    def collect(key, item):  # visititems stops at the first callback that returns something
+        if isinstance(item, h5py.Dataset) and key.startswith("layers/"):
+            shapes[key] = tuple(item.shape)
+
+    with _weights_store(path) as store:
+        store.visititems(collect)
+    return shapes
+
+
+def _position_table_mismatch(model, path):
+    """What is wrong when a learned position embedding would load into a fixed sine table
+    or the other way round (the shapes agree, so only the values tell), else None."""
+    kinds = {layer.kind for layer in model.layers if isinstance(layer, PositionEmbedding)} - {"none"}
+    if len(kinds) != 1:
+        return None
+    (kind,) = kinds
+    with _weights_store(path) as store:
+        keys = [key for key in store.get("layers", {}) if key.startswith("position_embedding")]
+        if len(keys) != 1 or "vars/0" not in store["layers"][keys[0]]:
+            return None
+        table = np.asarray(store["layers"][keys[0]]["vars/0"])
+    file_is_sine = np.allclose(table, sinusoidal_table(*table.shape), atol=1e-6)
+    if kind == "sine" and not file_is_sine:
+        return "the file holds a learned position embedding, this model a fixed sine table: build it with positional_embedding='learnable'"
+    if kind == "learnable" and file_is_sine:
+        return "the file holds a fixed sine position table, this model a learned one: build it with positional_embedding='sine'"
+    return None
+
+
+def _expected_weight_shapes(model):
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "expected.weights.h5"
+        model.save_weights(path)
+        return _weight_shapes(path)
 
 
 def count_parameters(model, trainable_only=True):
@@ -262,6 +388,6 @@ def count_parameters(model, trainable_only=True):
 def seqpool_weights(model, images):
     """SeqPool's attention over the tokens for each image, shape (N, tokens)."""
     pool = model.get_layer("seq_pool")
-    tokens = keras.Model(model.input, pool.input)(images)
+    tokens = keras.Model(model.input, pool.input)(check_images(images))
     _, weights = pool(tokens, return_weights=True)
     return keras.ops.convert_to_numpy(weights).astype("float32")

@@ -8,7 +8,7 @@ import numpy as np
 
 import matplotlib.pyplot as plt
 
-from helpers.data import CLASS_NAMES
+from helpers.data import CLASS_NAMES, check_images
 
 
 def _history_dict(history):
@@ -49,9 +49,43 @@ def plot_history(histories, metrics=("loss", "accuracy"), title=None):
     return fig
 
 
+def _class_indices(values, count, class_names, what):
+    """The first `count` entries of `values` as class indices (shape (N,) or (N, 1)); None stays
+    None. Scores, one-hot rows or indices out of range raise a ValueError naming the fix."""
+    if values is None:
+        return None
+    values = np.asarray(values)
+    if values.ndim == 2 and values.shape[1] == 1:
+        values = values[:, 0]
+    if values.ndim != 1:
+        raise ValueError(
+            f"{what} has shape {values.shape}: one score per class (logits, probabilities or one-hot)? Pass class "
+            f"indices, shape (N,): np.argmax({what}, axis=-1)."
+        )
+    if len(values) < count:
+        raise ValueError(f"{what} has {len(values)} entries for {count} images: pass one class index per image.")
+    values = values[:count]
+    if values.dtype == object or not np.issubdtype(values.dtype, np.number) or not np.all(values == np.round(values)):
+        raise ValueError(
+            f"{what} holds {values.dtype} values such as {values[:3].tolist()}, not class indices: pass whole numbers "
+            f"0-{len(class_names) - 1} (from scores: np.argmax(scores, axis=-1))."
+        )
+    bad = values[(values < 0) | (values >= len(class_names))]
+    if bad.size:
+        raise ValueError(
+            f"{what} holds {bad.size} class indices outside 0-{len(class_names) - 1}, e.g. {bad[:3].tolist()}: pass "
+            "class_names for that many classes, or fix the indices."
+        )
+    return values.astype(int)
+
+
 def show_images(images, labels=None, predictions=None, class_names=CLASS_NAMES, columns=8, rows=4, size=1.4):
-    """A grid of images with their class names (and predictions, red when wrong)."""
+    """A grid of images with their class names (and predictions, red when wrong). Images
+    are raw pixels 0-255; labels and predictions are class indices."""
+    images = check_images(images)
     count = min(len(images), columns * rows)
+    labels = _class_indices(labels, count, class_names, "labels")
+    predictions = _class_indices(predictions, count, class_names, "predictions")
     rows = int(np.ceil(count / columns))
     fig, axes = plt.subplots(rows, columns, figsize=(columns * size, rows * (size + 0.25)), squeeze=False)
     for i, ax in enumerate(axes.flat):
@@ -70,7 +104,7 @@ def _class_title(i, labels, predictions, class_names, separator):
     (green when right, red when wrong)."""
     title, color = "", "black"
     if labels is not None:
-        title = class_names[int(np.ravel(labels[i])[0])]
+        title = class_names[int(labels[i])]
     if predictions is not None:
         predicted = class_names[int(predictions[i])]
         color = "green" if labels is None or predicted == title else "red"
@@ -79,8 +113,9 @@ def _class_title(i, labels, predictions, class_names, separator):
 
 
 def show_patches(image, patch_size):
-    """The image cut into non-overlapping patches, drawn apart, in token order."""
-    image = np.asarray(image).astype("uint8")
+    """The image (raw pixels 0-255, shape (height, width, 3)) cut into non-overlapping patches,
+    drawn apart, in token order."""
+    image = check_images(np.asarray(image)[None], what="image")[0].astype("uint8")
     rows, cols = image.shape[0] // patch_size, image.shape[1] // patch_size
     fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.45, rows * 0.45))
     for index, ax in enumerate(np.ravel(axes)):
@@ -95,11 +130,18 @@ def show_patches(image, patch_size):
 def plot_seqpool_weights(images, weights, labels=None, class_names=CLASS_NAMES, columns=6, predictions=None):
     """Each image beside its SeqPool weights, reshaped to the token grid (square); with
     `predictions`, each image's title also names the predicted class (red when wrong)."""
-    weights = np.asarray(weights)
+    images, weights = check_images(images), np.asarray(weights)
+    if weights.ndim != 2 or len(weights) < min(len(images), columns):
+        raise ValueError(
+            f"weights has shape {weights.shape}: pass SeqPool's weights of each image, shape (N, tokens), as "
+            "helpers.models.seqpool_weights(model, images) returns them."
+        )
     side = int(round(np.sqrt(weights.shape[1])))
     if side * side != weights.shape[1]:
         raise ValueError(f"{weights.shape[1]} tokens do not form a square grid.")
     count = min(len(images), columns)
+    labels = _class_indices(labels, count, class_names, "labels")
+    predictions = _class_indices(predictions, count, class_names, "predictions")
     fig, axes = plt.subplots(2, count, figsize=(count * 1.6, 3.4), squeeze=False)
     for i in range(count):
         axes[0, i].imshow(np.asarray(images[i]).astype("uint8"))
@@ -116,7 +158,11 @@ def plot_seqpool_weights(images, weights, labels=None, class_names=CLASS_NAMES, 
 
 def plot_confusion_matrix(labels, predictions, class_names=CLASS_NAMES):
     """Row-normalised confusion matrix: row = true class, column = predicted class."""
-    labels, predictions = np.ravel(labels).astype(int), np.ravel(predictions).astype(int)
+    count = len(labels)
+    if len(predictions) != count:
+        raise ValueError(f"{count} labels but {len(predictions)} predictions: pass one prediction per label.")
+    labels = _class_indices(labels, count, class_names, "labels")
+    predictions = _class_indices(predictions, count, class_names, "predictions")
     n = len(class_names)
     counts = np.zeros((n, n), dtype=int)
     np.add.at(counts, (labels, predictions), 1)

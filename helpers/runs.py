@@ -5,6 +5,8 @@
 import json
 from pathlib import Path
 
+from helpers.run_folder import write_json_atomically
+
 NOTEBOOK_OF = {"vit_lite": "02_vit_lite.ipynb", "cvt": "03_seqpool_cvt.ipynb", "cct": "04_conv_tokenization_cct.ipynb"}
 
 
@@ -35,7 +37,7 @@ def save_run(run, family, settings, folder=None):
         "results": {**run.results, "profile": settings.profile},
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=2) + "\n")
+    write_json_atomically(path, record)  # a kernel killed mid-write must not leave half a record
     print(f"saved {path}")
     return path
 

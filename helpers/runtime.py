@@ -89,12 +89,17 @@ def choose_precision(preference=None, device=None):
     with AMX or AVX-512 BF16 (Intel Xeon since Cooper Lake, AMD EPYC and Ryzen since Zen 4: on
     2 cores of either an AMX Xeon or a Zen 4 EPYC it trains cct_2_3x2 about 1.4 times as fast as
     float32). A CPU without them stays in float32, where bfloat16 would be slower.
-    `preference`, or else the environment variable CCT_PRECISION, can force "float32" or
-    "mixed_bfloat16"; "auto" (the default) decides as above.
+    `preference` "float32" or "mixed_bfloat16" forces that precision; "auto" or None (the
+    default) takes the environment variable CCT_PRECISION when it is set, and otherwise
+    decides as above. `train()`, `python -m helpers.train` and the notebooks all decide here.
     """
-    preference = preference or os.environ.get(PRECISION_VARIABLE) or "auto"
+    if preference in (None, "auto"):
+        source = f" from the environment variable {PRECISION_VARIABLE}"
+        preference = os.environ.get(PRECISION_VARIABLE, "").strip() or "auto"
+    else:
+        source = ""
     if preference not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {preference!r} (from {PRECISION_VARIABLE}?).")
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {preference!r}{source}.")
     if preference != "auto":
         return preference
     device = device or accelerator()

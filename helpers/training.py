@@ -8,9 +8,19 @@
 
 import dataclasses
 import math
+import numbers
 from pathlib import Path
 
 import keras
+
+from helpers.run_folder import (
+    BestCheckpoint,
+    RunFolderLog,
+    keras_file_is_whole,
+    read_history,
+    restore_backup,
+    write_history,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,13 +97,41 @@ RECIPES = {
 
 
 def get_recipe(name, **overrides):
-    """A recipe by name, with any field replaced (e.g. epochs=10)."""
-    if name not in RECIPES:
+    """A recipe by name (or a Recipe), with any field replaced (e.g. epochs=10)."""
+    if isinstance(name, Recipe):
+        base = name
+    elif name in RECIPES:
+        base = RECIPES[name]
+    else:
         raise ValueError(f"Unknown recipe {name!r}. Valid recipes: {', '.join(RECIPES)}.")
     unknown = set(overrides) - {field.name for field in dataclasses.fields(Recipe)}
     if unknown:
         raise ValueError(f"Recipe has no field(s) {sorted(unknown)}.")
-    return dataclasses.replace(RECIPES[name], **overrides)
+    return check_recipe(dataclasses.replace(base, **overrides))
+
+
+def check_recipe(recipe):
+    """The recipe with whole-number fields as plain ints; a ValueError names any field out of range."""
+    whole = {"epochs": 1, "batch_size": 1, "warmup_epochs": 0}
+    problems, fixed = [], {}
+    for field, minimum in whole.items():
+        value = getattr(recipe, field)
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+            problems.append(f"{field} must be a whole number >= {minimum}, got {value!r}")
+        else:
+            fixed[field] = int(value)  # numpy integers too, kept JSON-friendly
+    positive = ("learning_rate", "min_learning_rate", "warmup_start_learning_rate")
+    for field in positive + ("weight_decay", "label_smoothing"):
+        value = getattr(recipe, field)
+        valid = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+        if not valid or (value <= 0 if field in positive else value < 0) or (field == "label_smoothing" and value >= 1):
+            bound = "> 0" if field in positive else "in [0, 1)" if field == "label_smoothing" else ">= 0"
+            problems.append(f"{field} must be a finite number {bound}, got {value!r}")
+        else:
+            fixed[field] = float(value)
+    if problems:
+        raise ValueError(f"Recipe {recipe.name!r}: " + "; ".join(problems) + ".")
+    return dataclasses.replace(recipe, **fixed)
 
 
 def learning_rate_schedule(recipe, steps_per_epoch):
@@ -122,8 +160,9 @@ def make_optimizer(recipe, steps_per_epoch):
 
 def compile_model(model, recipe, steps_per_epoch, jit_compile="auto", steps_per_execution=1):
     """AdamW + schedule, label-smoothed cross-entropy on logits, accuracy (one-hot labels)."""
-    if steps_per_epoch < 1:
-        raise ValueError(f"steps_per_epoch must be >= 1, got {steps_per_epoch}.")
+    if isinstance(steps_per_epoch, bool) or not isinstance(steps_per_epoch, numbers.Integral) or steps_per_epoch < 1:
+        raise ValueError(f"steps_per_epoch must be a whole number >= 1, got {steps_per_epoch!r}.")
+    recipe = check_recipe(recipe)
     model.compile(
         optimizer=make_optimizer(recipe, steps_per_epoch),
         loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=recipe.label_smoothing),
@@ -134,29 +173,50 @@ def compile_model(model, recipe, steps_per_epoch, jit_compile="auto", steps_per_
     return model
 
 
-def fit(model, train_data, validation_data, epochs, run_dir=None, verbose="auto", callbacks=(), steps_per_epoch=None):
+def fit(
+    model, train_data, validation_data, epochs, run_dir=None, verbose="auto", callbacks=(), steps_per_epoch=None,
+    keep_best=False,
+):
     """`model.fit` with a progress bar, a stop on NaN loss and, given `run_dir`, a CSV log
     (`history.csv`) and a backup each epoch so that the same call after an interruption
-    resumes where it stopped. Returns the Keras History.
+    resumes where it stopped (`helpers.run_folder`: every file whole even after a kill).
+    `keep_best` also keeps the model of the best validation accuracy in `best.keras`.
+    Returns the Keras History of this session's epochs.
 
-    A NaN or infinite loss raises FloatingPointError at once, leaving the run folder as it
-    was after the last completed epoch (a graceful stop would let BackupAndRestore delete
-    its backup, as at the end of a finished run)."""
-    all_callbacks = [keras.callbacks.TerminateOnNaN(raise_error=True)]
+    The backup stays after the last epoch: `train` removes it once the run's results are
+    written. A NaN or infinite loss raises FloatingPointError at once, leaving the run folder
+    as it was after the last completed epoch."""
+    if not isinstance(epochs, numbers.Integral) or isinstance(epochs, bool) or epochs < 1:
+        raise ValueError(f"epochs must be a whole number >= 1, got {epochs!r}.")
+    all_callbacks = [keras.callbacks.TerminateOnNaN(raise_error=True), *callbacks]
+    initial_epoch = 0
     if run_dir is not None:
-        run_dir = Path(run_dir)
+        run_dir = Path(run_dir).expanduser()
         run_dir.mkdir(parents=True, exist_ok=True)
-        # Backup before the log line, so a resumed run can only lack a line, never repeat one.
-        all_callbacks += [
-            keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
-            keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
-        ]
-    all_callbacks += list(callbacks)
+        rows = restore_backup(model, run_dir)
+        logged = read_history(run_dir)
+        if len(logged) > len(rows):
+            print(
+                f"note: {run_dir / 'history.csv'} logs {len(logged)} epoch(s) but the backup holds {len(rows)}: "
+                f"training resumes after epoch {len(rows)} and the log is cut to match"
+            )
+        write_history(run_dir, rows)  # the backup is the record: drop any row logged after it
+        initial_epoch = len(rows)
+        if keep_best:
+            best_path = run_dir / "best.keras"
+            if best_path.exists() and not keras_file_is_whole(best_path):
+                print(f"warning: {best_path} is damaged; the next best epoch replaces it")
+                best_path.unlink()
+            logged_best = max((float(row["val_accuracy"]) for row in rows), default=None)
+            all_callbacks.append(BestCheckpoint(best_path, best=logged_best if best_path.exists() else None))
+        # Last, so that what the other callbacks write for an epoch is never behind its backup.
+        all_callbacks.append(RunFolderLog(run_dir, rows))
     try:
         return model.fit(
             train_data,
             validation_data=validation_data,
-            epochs=epochs,
+            epochs=int(epochs),
+            initial_epoch=initial_epoch,
             steps_per_epoch=steps_per_epoch,
             callbacks=all_callbacks,
             verbose=verbose,

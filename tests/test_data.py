@@ -135,8 +135,10 @@ def test_labels_outside_range_are_rejected(sample):
 
 def test_non_rgb_images_are_rejected(sample):
     x_train, y_train, x_test, y_test = sample
-    with pytest.raises(ValueError, match="Expected RGB images"):
+    with pytest.raises(ValueError, match=r"one channel.*np.repeat\(x_train, 3, axis=-1\)"):
         make_datasets(x_train[..., :1], y_train, x_test, y_test)
+    with pytest.raises(ValueError, match="Expected RGB x_train"):
+        make_datasets(x_train[..., :2], y_train, x_test, y_test)
 
 
 def test_bad_arguments_are_rejected(sample):

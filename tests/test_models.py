@@ -56,7 +56,7 @@ def test_models_take_raw_images_and_return_logits(name, images):
 @pytest.mark.parametrize("bad_shape", [(2, 32, 32, 1), (2, 32, 32), (2, 28, 28, 3)])
 def test_models_reject_wrongly_shaped_input(bad_shape):
     model = create_model("cct_2_3x2")
-    with pytest.raises(ValueError, match=r"32, 32, 3"):
+    with pytest.raises(ValueError, match=r"32, 32, 3|RGB: np.repeat"):
         model.predict(np.zeros(bad_shape, "float32"), verbose=0)
 
 
@@ -115,7 +115,7 @@ def test_shipped_cifar10_weights_classify_real_images():
 def test_weights_errors_name_the_fix(tmp_path):
     with pytest.raises(ValueError, match="shipped for 'cvt_2_4'.*cct_2_3x2"):
         create_model("cvt_2_4", weights="cifar10")
-    with pytest.raises(ValueError, match="10 classes at 32x32"):
+    with pytest.raises(ValueError, match=r"100 classes.*of another shape.*\(128, 10\) in the file, \(128, 100\) here"):
         create_model("cct_2_3x2", num_classes=100, weights="cifar10")
     with pytest.raises(FileNotFoundError, match="no such file"):
         create_model("cct_2_3x2", weights=tmp_path / "missing.weights.h5")

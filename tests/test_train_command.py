@@ -1,21 +1,17 @@
-"""`python -m helpers.train` resumes after a hard kill, with nothing lost or logged twice."""
+"""`python -m helpers.train`: its settings, its flags, the JAX backend. (Kills: test_run_folder.py.)"""
 
 import csv
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+import pytest
+
+from helpers.train import main
+
 ROOT = Path(__file__).parents[1]
-EPOCHS = 5
-
-
-def command(out):
-    return [sys.executable, "-m", "helpers.train", "--model", "cct_2_3x2", "--sample", "--train-images", "128",
-            "--test-images", "200", "--epochs", str(EPOCHS), "--batch-size", "32", "--out", str(out)]
 
 
 def logged(out):
@@ -26,29 +22,38 @@ def logged(out):
         return list(csv.DictReader(file))
 
 
-def test_killed_run_resumes_from_last_completed_epoch(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+def test_the_command_honours_cct_smoke_and_cct_precision(tmp_path):
+    """CCT_SMOKE means what it means in the notebooks (one epoch on a slice of the shipped
+    sample, flags given still win); CCT_PRECISION what it means for train(): here bfloat16 on
+    any CPU, since --precision is left at auto."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "CCT_SMOKE": "1", "CCT_PRECISION": "mixed_bfloat16"}
     out = tmp_path / "run"
-    process = subprocess.Popen(command(out), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 240
-    while len(logged(out)) < 1 and time.time() < deadline and process.poll() is None:
-        time.sleep(0.05)
-    time.sleep(0.3)  # into the next epoch's steps; an epoch here takes well under a second since the speed work
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    before = [row["epoch"] for row in logged(out)]
-    assert 1 <= len(before) < EPOCHS, f"the kill should land mid-run, log had {before}"
-    assert not (out / "results.json").exists()
-
-    finished = subprocess.run(command(out), cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    command = [sys.executable, "-m", "helpers.train", "--model", "cct_2_3x2", "--train-images", "64", "--test-images", "32",
+               "--out", str(out)]
+    finished = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr[-3000:]
-    assert [row["epoch"] for row in logged(out)] == [str(epoch) for epoch in range(EPOCHS)]
+    assert "smoke mode (CCT_SMOKE=1): the shipped sample, 64 training and 32 test images, 1 epoch(s)" in finished.stdout
     results = json.loads((out / "results.json").read_text())
-    assert results["epochs"] == EPOCHS and results["epochs_this_session"] == EPOCHS - len(before)
+    assert (results["precision"], results["epochs"], results["train_images"], results["test_images"]) == ("mixed_bfloat16", 1, 64, 32)
+    assert json.loads((out / "config.json").read_text())["batch_size"] == 64
 
-    again = subprocess.run(command(out), cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert "already holds a finished run" in again.stdout
-    assert len(logged(out)) == EPOCHS
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--epochs", "0"], "--epochs: expected a whole number >= 1, got '0'"),
+        (["--train-images", "-5"], "--train-images: expected a whole number >= 1, got '-5'"),
+        (["--test-images", "0"], "--test-images: expected a whole number >= 1, got '0'"),
+        (["--batch-size", "two"], "--batch-size: expected a whole number >= 1, got 'two'"),
+        (["--sample", "--train-images", "4001"], "--train-images 4001: the sample holds only 4000"),
+        (["--precision", "bf16"], "argument --precision: invalid choice"),
+    ],
+)
+def test_bad_flags_are_refused_before_training(flags, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["--model", "cct_2_3x2", "--out", str(tmp_path / "run"), *flags])
+    assert stopped.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
 
 
 def test_the_command_trains_on_the_jax_backend_too(tmp_path):

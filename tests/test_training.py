@@ -8,6 +8,7 @@ import keras
 
 from helpers.data import load_cifar10_sample, make_datasets
 from helpers.models import create_model
+from helpers.run_folder import RunFolderError
 from helpers.train import train
 from helpers.training import RECIPES, compile_model, fit, get_recipe, learning_rate_schedule, make_optimizer
 
@@ -129,5 +130,5 @@ def test_train_writes_a_run_folder(small_data, tmp_path):
 
     again = train("cct_2_3x2", data, recipe="short", epochs=1, batch_size=64, out=tmp_path, verbose=0)
     assert again.results == results and len(again.history["loss"]) == 1
-    with pytest.raises(ValueError, match="finished run of 1 epochs, not 2"):
+    with pytest.raises(RunFolderError, match=r"differs from its config.json in epochs \(epochs: 1 there, 2 here\).*another out="):
         train("cct_2_3x2", data, recipe="short", epochs=2, batch_size=64, out=tmp_path, verbose=0)
