@@ -12,6 +12,7 @@ the shipped sample unless flags say otherwise.
 import argparse
 import dataclasses
 import hashlib
+import inspect
 import json
 import numbers
 import platform
@@ -23,7 +24,7 @@ import numpy as np
 import keras
 
 from helpers.data import BatchMixing, check_images_and_labels, check_num_classes, make_datasets
-from helpers.models import count_parameters, create_model, list_models
+from helpers.models import build_compact_transformer, count_parameters, create_model, list_models
 from helpers.run_folder import RunFolderError, RunFolderLock, remove_backup, save_model_atomically, write_json_atomically
 from helpers.run_folder import read_history as logged_epochs
 from helpers.runtime import (
@@ -38,7 +39,7 @@ from helpers.runtime import (
     set_seed,
     smoke_mode,
 )
-from helpers.training import compile_model, fit, get_recipe
+from helpers.training import Recipe, compile_model, fit, get_recipe
 from helpers.training import steps_per_epoch as default_steps_per_epoch
 
 
@@ -88,6 +89,7 @@ def train(
     bfloat16 where the device computes it natively), "float32" or "mixed_bfloat16"."""
     overrides = {key: value for key, value in (("epochs", epochs), ("batch_size", batch_size)) if value is not None}
     recipe = get_recipe(recipe, **overrides)
+    _check_model_overrides(model_overrides, recipe)
     if model_name not in list_models():
         raise ValueError(f"Unknown model {model_name!r}. Valid names: {', '.join(list_models())}.")
     (x_train, y_train), (x_test, y_test) = _split(data)
@@ -121,6 +123,22 @@ def train(
         if (out / "results.json").exists():
             return _finished_run(out)
         return _train_session(**session, out=out)
+
+
+def _check_model_overrides(overrides, recipe):
+    """Keyword arguments beyond train()'s own go to the model builder: name any that it lacks."""
+    known = set(inspect.signature(build_compact_transformer).parameters) - {"name"}
+    for key in overrides:
+        if key in {field.name for field in dataclasses.fields(Recipe)}:
+            raise ValueError(
+                f"{key} is a recipe setting, not a model one: pass recipe=get_recipe({recipe.name!r}, {key}=...) "
+                "(helpers.training.get_recipe)."
+            )
+        if key not in known:
+            raise ValueError(
+                f"train() got an unknown argument {key!r}. Besides its own, it passes model arguments on to "
+                f"create_model: {', '.join(sorted(known))}."
+            )
 
 
 def _split(data):

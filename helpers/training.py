@@ -129,6 +129,13 @@ def check_recipe(recipe):
             problems.append(f"{field} must be a finite number {bound}, got {value!r}")
         else:
             fixed[field] = float(value)
+    cooldown = recipe.cooldown_epochs
+    if isinstance(cooldown, bool) or not isinstance(cooldown, numbers.Integral) or cooldown < 0:
+        problems.append(f"cooldown_epochs must be a whole number >= 0, got {cooldown!r}")
+    if not (isinstance(recipe.random_erasing, numbers.Real) and 0.0 <= recipe.random_erasing <= 1.0):
+        problems.append(f"random_erasing is a probability in [0, 1], got {recipe.random_erasing!r}")
+    if recipe.mix_until is not None and not (isinstance(recipe.mix_until, numbers.Real) and 0.0 < recipe.mix_until <= 1.0):
+        problems.append(f"mix_until is a share of the epochs in (0, 1] (or None: mix throughout), got {recipe.mix_until!r}")
     if problems:
         raise ValueError(f"Recipe {recipe.name!r}: " + "; ".join(problems) + ".")
     return dataclasses.replace(recipe, **fixed)

@@ -101,6 +101,8 @@ def test_nan_pixels_stop_make_datasets(sample):
         ({"seed": "zero"}, "seed must be a whole number"),
         ({"precision": "bf16"}, "precision must be one of auto, float32, mixed_bfloat16; got 'bf16'"),
         ({"model_name": "cct_2"}, "Unknown model 'cct_2'. Valid names: vit_lite_2_4"),
+        ({"learning_rate": 1e-3}, r"learning_rate is a recipe setting.*get_recipe\('short', learning_rate=...\)"),
+        ({"num_layer": 3}, "unknown argument 'num_layer'.*num_layers"),
         ({"data": ((np.zeros((4, 32, 32, 3)), np.zeros(4, int)),)}, r"data must be \(\(x_train, y_train\), \(x_test, y_test\)\)"),
     ],
 )
@@ -109,6 +111,14 @@ def test_bad_run_arguments_are_refused_before_any_work(arguments, message, sampl
     with pytest.raises(ValueError, match=message):
         train(**arguments)
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    "field, value", [("cooldown_epochs", -1), ("random_erasing", 1.5), ("mix_until", 0.0), ("mix_until", 2)]
+)
+def test_the_paper_recipes_own_fields_are_checked(field, value):
+    with pytest.raises(ValueError, match=field):
+        get_recipe("paper", **{field: value})
 
 
 @pytest.mark.parametrize("value", [0.0, -1e-3, float("nan"), float("inf")])
