@@ -192,9 +192,15 @@ def check_images_and_labels(images, labels, num_classes, what="images"):
     return images, labels
 
 
+def is_whole_number(value, minimum=None):
+    """True for a Python or NumPy integer (not a bool) that is at least `minimum`, if given."""
+    whole = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    return whole and (minimum is None or value >= minimum)
+
+
 def check_num_classes(num_classes):
     """num_classes as a plain int (NumPy integers welcome); a ValueError unless it is a whole number >= 2."""
-    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 2:
+    if not is_whole_number(num_classes, 2):
         raise ValueError(f"num_classes must be a whole number >= 2, got {num_classes!r}.")
     return int(num_classes)
 
@@ -229,7 +235,7 @@ def make_datasets(
 
     if augment not in AUGMENTATIONS:
         raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {augment!r}.")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+    if not is_whole_number(batch_size, 1):
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
     batch_size, num_classes = int(batch_size), check_num_classes(num_classes)
     x_train, y_train = check_images_and_labels(x_train, y_train, num_classes, what="x_train")

@@ -11,7 +11,6 @@ tokenizer with 1 conv layer; `vit_lite_7_4` and `cvt_7_4` are 7 layers with 4x4 
 import contextlib
 import io
 import json
-import numbers
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from helpers.layers import (
     SeqPool,
     TransformerEncoder,
 )
-from helpers.data import check_images
+from helpers.data import check_images, check_num_classes, is_whole_number
 from helpers.layers import initializers
 from helpers.layers.embeddings import sinusoidal_table
 from helpers.layers.encoder import LAYER_NORM_EPSILON
@@ -81,10 +80,8 @@ def build_compact_transformer(
         raise ValueError(f"tokenizer must be 'patch' or 'conv', got {tokenizer!r}.")
     if pooling not in ("class_token", "seqpool"):
         raise ValueError(f"pooling must be 'class_token' or 'seqpool', got {pooling!r}.")
-    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 2:
-        raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}.")
-    num_classes = int(num_classes)
-    if isinstance(image_size, bool) or not isinstance(image_size, numbers.Integral) or image_size < 1:
+    num_classes = check_num_classes(num_classes)
+    if not is_whole_number(image_size, 1):
         raise ValueError(f"image_size must be a whole number of pixels >= 1, got {image_size!r}.")
     image_size = int(image_size)
 

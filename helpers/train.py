@@ -14,7 +14,6 @@ import dataclasses
 import hashlib
 import inspect
 import json
-import numbers
 import platform
 import time
 from pathlib import Path
@@ -23,7 +22,7 @@ import numpy as np
 
 import keras
 
-from helpers.data import BatchMixing, check_images_and_labels, check_num_classes, make_datasets
+from helpers.data import BatchMixing, check_images_and_labels, check_num_classes, is_whole_number, make_datasets
 from helpers.models import build_compact_transformer, count_parameters, create_model, list_models
 from helpers.run_folder import RunFolderError, RunFolderLock, remove_backup, save_model_atomically, write_json_atomically
 from helpers.run_folder import read_history as logged_epochs
@@ -98,10 +97,10 @@ def train(
     x_test, y_test = check_images_and_labels(x_test, y_test, num_classes, what="x_test")
     image_size = _image_size(x_train, x_test, model_overrides.pop("image_size", None))
     if steps_per_epoch is not None:
-        if isinstance(steps_per_epoch, bool) or not isinstance(steps_per_epoch, numbers.Integral) or steps_per_epoch < 1:
+        if not is_whole_number(steps_per_epoch, 1):
             raise ValueError(f"steps_per_epoch must be a whole number >= 1 (or None: one pass over the data), got {steps_per_epoch!r}.")
         steps_per_epoch = int(steps_per_epoch)
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+    if not is_whole_number(seed):
         raise ValueError(f"seed must be a whole number, got {seed!r}.")
     seed = int(seed)
     precision = choose_precision(precision)

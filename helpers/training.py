@@ -13,6 +13,7 @@ from pathlib import Path
 
 import keras
 
+from helpers.data import is_whole_number
 from helpers.run_folder import (
     BestCheckpoint,
     RunFolderLog,
@@ -112,11 +113,11 @@ def get_recipe(name, **overrides):
 
 def check_recipe(recipe):
     """The recipe with whole-number fields as plain ints; a ValueError names any field out of range."""
-    whole = {"epochs": 1, "batch_size": 1, "warmup_epochs": 0}
+    whole = {"epochs": 1, "batch_size": 1, "warmup_epochs": 0, "cooldown_epochs": 0}
     problems, fixed = [], {}
     for field, minimum in whole.items():
         value = getattr(recipe, field)
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        if not is_whole_number(value, minimum):
             problems.append(f"{field} must be a whole number >= {minimum}, got {value!r}")
         else:
             fixed[field] = int(value)  # numpy integers too, kept JSON-friendly
@@ -129,9 +130,6 @@ def check_recipe(recipe):
             problems.append(f"{field} must be a finite number {bound}, got {value!r}")
         else:
             fixed[field] = float(value)
-    cooldown = recipe.cooldown_epochs
-    if isinstance(cooldown, bool) or not isinstance(cooldown, numbers.Integral) or cooldown < 0:
-        problems.append(f"cooldown_epochs must be a whole number >= 0, got {cooldown!r}")
     if not (isinstance(recipe.random_erasing, numbers.Real) and 0.0 <= recipe.random_erasing <= 1.0):
         problems.append(f"random_erasing is a probability in [0, 1], got {recipe.random_erasing!r}")
     if recipe.mix_until is not None and not (isinstance(recipe.mix_until, numbers.Real) and 0.0 < recipe.mix_until <= 1.0):
@@ -167,7 +165,7 @@ def make_optimizer(recipe, steps_per_epoch):
 
 def compile_model(model, recipe, steps_per_epoch, jit_compile="auto", steps_per_execution=1):
     """AdamW + schedule, label-smoothed cross-entropy on logits, accuracy (one-hot labels)."""
-    if isinstance(steps_per_epoch, bool) or not isinstance(steps_per_epoch, numbers.Integral) or steps_per_epoch < 1:
+    if not is_whole_number(steps_per_epoch, 1):
         raise ValueError(f"steps_per_epoch must be a whole number >= 1, got {steps_per_epoch!r}.")
     recipe = check_recipe(recipe)
     model.compile(
@@ -193,7 +191,7 @@ def fit(
     The backup stays after the last epoch: `train` removes it once the run's results are
     written. A NaN or infinite loss raises FloatingPointError at once, leaving the run folder
     as it was after the last completed epoch."""
-    if not isinstance(epochs, numbers.Integral) or isinstance(epochs, bool) or epochs < 1:
+    if not is_whole_number(epochs, 1):
         raise ValueError(f"epochs must be a whole number >= 1, got {epochs!r}.")
     all_callbacks = [keras.callbacks.TerminateOnNaN(raise_error=True), *callbacks]
     initial_epoch = 0
