@@ -17,7 +17,6 @@ from dataclasses import dataclass
 SOURCES = {
     "repo-readme": "official repo, README.md (timm recipe)",
     "repo-legacy": "official repo, examples/README.md (legacy script)",
-    "arxiv-v4-fig1": "Hassani et al., arXiv 2104.05704v4 (7 Jun 2022), caption of Figure 1",
 }
 
 DATASETS = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}
@@ -82,13 +81,6 @@ PAPER_RESULTS += tuple(
     for model, cifar10, cifar100, params, macs, epochs in _LEGACY_ROWS
     for dataset, top1 in (("cifar10", cifar10), ("cifar100", cifar100))
 )
-
-# The paper's claim about training time, with its hardware.
-FAST_TRAINING_CLAIM = {
-    "text": "in under 30 minutes, 90% on CIFAR-10 on an NVIDIA 2080Ti GPU or 80% on an AMD 5900X CPU (12 cores)",
-    "source": "arxiv-v4-fig1",
-}
-
 
 def display_name(model):
     """The paper's spelling of a variant name: cct_7_3x1 -> CCT-7/3x1, vit_lite_7_4 -> ViT-Lite-7/4."""
