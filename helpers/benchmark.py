@@ -21,8 +21,8 @@ import keras
 
 from helpers.layers import ConvTokenizer, PatchTokenizer, TransformerEncoder
 from helpers.models import count_parameters, create_model
-from helpers.runtime import PRECISIONS, accelerator, choose_precision
-from helpers.training import compile_model, get_recipe
+from helpers.device import PRECISIONS, accelerator, choose_precision
+from helpers.recipes import compile_model, get_recipe
 
 DEFAULT_MODELS = ("cct_2_3x2", "cct_7_3x1", "cvt_7_4", "vit_lite_7_4")
 CIFAR10_TRAIN_IMAGES = 50_000

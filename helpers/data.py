@@ -229,7 +229,8 @@ def make_datasets(
                `random_erasing`, then per batch either MixUp (alpha 0.8) or CutMix (alpha 1.0).
     mixing: a `BatchMixing` to switch MixUp/CutMix off after some epoch (the official run
       stops mixing at epoch 175 of 300); without one the "paper" pipeline mixes every batch.
-    The training set is shuffled every epoch; both are batched and prefetched.
+    The training set is shuffled every epoch and loses its last partial batch; both are batched
+    and prefetched.
     """
     import tensorflow as tf
 
@@ -249,7 +250,7 @@ def make_datasets(
     if augment is not None:
         per_image = _per_image_augmentation(augment, x_train.shape[1:], seed, random_erasing)
         train = train.map(lambda x, y: (per_image(x), y), num_parallel_calls=tf.data.AUTOTUNE)
-    train = train.batch(batch_size).map(to_training_pair, num_parallel_calls=tf.data.AUTOTUNE)
+    train = train.batch(batch_size, drop_remainder=True).map(to_training_pair, num_parallel_calls=tf.data.AUTOTUNE)
     if augment == "paper":
         train = train.map(_mix_batches(seed, mixing or BatchMixing()), num_parallel_calls=tf.data.AUTOTUNE)
     train = train.prefetch(tf.data.AUTOTUNE)

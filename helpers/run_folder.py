@@ -385,3 +385,85 @@ class RunFolderLock:
     def __exit__(self, *exc_info):
         if self._holder() == self.owner:
             _remove(self.path)
+
+
+# The files of a run besides config.json: a folder holding any of them without a config.json
+# cannot be told whose run it is.
+RUN_FILES = (HISTORY_NAME, BACKUP_NAME, "best.keras", "last.keras", "results.json")
+# Recorded in config.json but not part of the run's contract: rewording a recipe's
+# description must not make its unfinished runs unresumable.
+NOT_COMPARED = ("description",)
+
+
+def claim(out, config):
+    """Write config.json into a new run folder, or check that `config` asks for the run already
+    recorded there; a RunFolderError lists what differs."""
+    path = out / "config.json"
+    if not path.exists():
+        found = [name for name in RUN_FILES if (out / name).exists()]
+        if found:
+            raise RunFolderError(
+                f"{out} holds run files ({', '.join(found)}) but no config.json, so it cannot be told whose run they "
+                "are: pass another out= folder (or delete these files to start over here)."
+            )
+        out.mkdir(parents=True, exist_ok=True)
+        write_json_atomically(path, config)
+        return
+    saved = read_config(out)
+    # Keys an older version did not record are not compared.
+    differing = [key for key in config if key in saved and key not in NOT_COMPARED and saved[key] != config[key]]
+    if not differing:
+        return
+    finished = is_finished(out)
+    verb = "load" if finished else "resume"
+    listed = "; ".join(f"{key}: {saved[key]!r} there, {config[key]!r} here" for key in differing)
+    if differing == ["epochs"]:
+        fix = (
+            f"Its learning-rate schedule is laid out for {saved['epochs']} epochs"
+            f"{' and has decayed to its minimum' if finished else ''}, so a run of {config['epochs']} epochs is "
+            f"another run: pass another out= folder for it (or epochs={saved['epochs']} to {verb} this one)."
+        )
+    else:
+        fix = f"Pass the same arguments to {verb} that run, or another out= folder for this one."
+    raise RunFolderError(
+        f"{out} belongs to another {'finished ' if finished else ''}run: this call differs from its config.json in "
+        f"{', '.join(differing)} ({listed}). {fix}"
+    )
+
+
+def read_config(out):
+    """The config.json of a run folder, or None when there is none."""
+    path = Path(out) / "config.json"
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except ValueError as error:
+        raise RunFolderError(f"{path} is damaged ({error}): pass another out= folder.") from None
+
+
+def is_finished(out):
+    return (Path(out) / "results.json").exists()
+
+
+def finish(out, model, results):
+    """Record a finished run: the last model, then results.json, and only then drop the backup
+    (until results.json exists, a rerun resumes from it)."""
+    save_model_atomically(model, out / "last.keras")
+    write_json_atomically(out / "results.json", results)
+    remove_backup(out)
+
+
+def load_finished(out):
+    """(model, history rows, results) of a finished run folder."""
+    rows = read_history(out)
+    remove_backup(out)  # left over when a kill came between results.json and its removal
+    path = out / "last.keras"
+    try:
+        model = keras.models.load_model(path)
+    except Exception as error:
+        raise RunFolderError(
+            f"{out} holds a finished run, but {path} does not load ({type(error).__name__}: {error}). "
+            f"results.json still has its scores; to train it again, pass another out= folder."
+        ) from error
+    return model, rows, json.loads((out / "results.json").read_text())

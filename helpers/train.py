@@ -1,12 +1,19 @@
-"""Train one model end to end: the function the notebooks call, and its command line.
+"""Train one model end to end: the function the notebooks call, the training loop under it,
+and its command line.
 
-    python -m helpers.train --model cct_2_3x2 --recipe short --epochs 30 --out runs/cct_2_3x2
+    python -m helpers.train --model cct_2_3x2 --minutes 15 --out runs/cct_2_3x2
+    python -m helpers.train --model cct_2_3x2 --recipe short --epochs 30 --out runs/cct_2_3x2_30
 
 writes to --out: config.json, history.csv (one row per epoch), last.keras, best.keras
-and results.json. Running the same command again after an interruption (a kill included)
-resumes from the last completed epoch; the README's "Run folders" says what else a run
-folder guarantees. With CCT_SMOKE=1, as in the notebooks, it trains one epoch on a slice of
-the shipped sample unless flags say otherwise.
+and results.json (`helpers.run_folder` writes them all). Running the same command again after
+an interruption (a kill included) resumes from the last completed epoch; the README's "Run
+folders" says what else a run folder guarantees. With CCT_SMOKE=1, as in the notebooks, it
+trains one epoch on a slice of the shipped sample unless flags say otherwise.
+
+A budget (`minutes`, `--minutes`) replaces the epochs: the first steps are timed, the epochs
+that fit are chosen (the recipe's warm-up, decay and cool-down laid out over them), the
+estimate is printed before training starts, and training stops at the end of the first epoch
+that would end past the budget.
 """
 
 import argparse
@@ -14,6 +21,7 @@ import dataclasses
 import hashlib
 import inspect
 import json
+import math
 import platform
 import time
 from pathlib import Path
@@ -22,24 +30,26 @@ import numpy as np
 
 import keras
 
+from helpers import run_folder
 from helpers.data import BatchMixing, check_images_and_labels, check_num_classes, is_whole_number, make_datasets
+from helpers.device import PRECISION_VARIABLE, PRECISIONS, SingleDeviceStrategy, accelerator, choose_precision, set_seed
 from helpers.models import build_compact_transformer, count_parameters, create_model, list_models
-from helpers.run_folder import RunFolderError, RunFolderLock, remove_backup, save_model_atomically, write_json_atomically
-from helpers.run_folder import read_history as logged_epochs
-from helpers.runtime import (
-    PRECISION_VARIABLE,
-    PRECISIONS,
-    SMOKE_TEST_IMAGES,
-    SMOKE_TRAIN_IMAGES,
-    SMOKE_VARIABLE,
-    SingleDeviceStrategy,
-    accelerator,
-    choose_precision,
-    set_seed,
-    smoke_mode,
+from helpers.notebook import MINUTES_VARIABLE, SMOKE_TEST_IMAGES, SMOKE_TRAIN_IMAGES, SMOKE_VARIABLE, smoke_mode
+from helpers.recipes import Recipe, batch_scale, compile_model, get_recipe
+from helpers.recipes import steps_per_epoch as default_steps_per_epoch
+from helpers.run_folder import (
+    BestCheckpoint,
+    RunFolderError,
+    RunFolderLock,
+    RunFolderLog,
+    keras_file_is_whole,
+    read_history,
+    restore_backup,
+    write_history,
 )
-from helpers.training import Recipe, compile_model, fit, get_recipe
-from helpers.training import steps_per_epoch as default_steps_per_epoch
+
+# Timed training steps before a budgeted run chooses its epochs (after one untimed step that compiles).
+PROBE_STEPS = 12
 
 
 @dataclasses.dataclass
@@ -49,23 +59,18 @@ class TrainingRun:
     results: dict
 
 
-# Recorded in config.json but not part of the run's contract: rewording a recipe's
-# description must not make its unfinished runs unresumable.
-NOT_COMPARED = ("description",)
-RUN_FILES = ("history.csv", "backup", "best.keras", "last.keras", "results.json")
-
-
 def train(
     model_name,
     data,
     *,
     recipe="short",
     epochs=None,
+    minutes=None,
     batch_size=None,
     out=None,
     strategy=None,
     seed=0,
-    verbose="auto",
+    verbose=2,
     steps_per_epoch=None,
     precision="auto",
     **model_overrides,
@@ -73,19 +78,31 @@ def train(
     """Build `model_name`, train it on `data` = ((x_train, y_train), (x_test, y_test)) and
     evaluate it on the test split. Returns a TrainingRun(model, history, results).
 
+    `minutes`: a wall-clock budget for training (its per-epoch evaluations and compilation
+    included) instead of `epochs`: the epochs that fit are measured and chosen before training
+    starts, and training stops at the end of an epoch if the budget runs out all the same.
+    Without either, the recipe's epochs.
+
     With `out`, a run folder (see the README's "Run folders"): its config.json records what
     this call asked for, and the folder then belongs to that run. Calling `train` again with
-    the same arguments after an interruption resumes from the last completed epoch, and the
-    returned history holds every epoch, also those of earlier sessions; after the run has
-    finished, it loads the result instead of training again. A call with other arguments is
-    refused, naming what differs; so is a second live run into the same folder.
+    the same arguments after an interruption resumes from the last completed epoch (a budgeted
+    run keeps the epochs it chose), and the returned history holds every epoch, also those of
+    earlier sessions; after the run has finished, it loads the result instead of training
+    again. A call with other arguments is refused, naming what differs; so is a second live
+    run into the same folder.
+
+    `batch_size` is the global batch (all replicas together); the learning rates follow it by
+    the rule of `helpers.recipes`. Training drops the last partial batch of an epoch.
 
     `steps_per_epoch` fixes the optimizer steps between two evaluations, cycling through
     the training images as often as needed: runs on training sets of different sizes then
     get the same number of steps.
 
-    `precision`: "auto" (see `helpers.runtime.choose_precision`: CCT_PRECISION when set, else
+    `precision`: "auto" (see `helpers.device.choose_precision`: CCT_PRECISION when set, else
     bfloat16 where the device computes it natively), "float32" or "mixed_bfloat16"."""
+    if epochs is not None and minutes is not None:
+        raise ValueError("Give epochs or minutes (a time budget), not both.")
+    minutes = _check_minutes(minutes)
     overrides = {key: value for key, value in (("epochs", epochs), ("batch_size", batch_size)) if value is not None}
     recipe = get_recipe(recipe, **overrides)
     _check_model_overrides(model_overrides, recipe)
@@ -96,6 +113,10 @@ def train(
     x_train, y_train = check_images_and_labels(x_train, y_train, num_classes, what="x_train")
     x_test, y_test = check_images_and_labels(x_test, y_test, num_classes, what="x_test")
     image_size = _image_size(x_train, x_test, model_overrides.pop("image_size", None))
+    if len(x_train) < recipe.batch_size:
+        raise ValueError(
+            f"{len(x_train)} training images make no full batch of {recipe.batch_size}: pass a smaller batch_size."
+        )
     if steps_per_epoch is not None:
         if not is_whole_number(steps_per_epoch, 1):
             raise ValueError(f"steps_per_epoch must be a whole number >= 1 (or None: one pass over the data), got {steps_per_epoch!r}.")
@@ -104,24 +125,47 @@ def train(
         raise ValueError(f"seed must be a whole number, got {seed!r}.")
     seed = int(seed)
     precision = choose_precision(precision)
-    config = _plain({
-        "model": model_name, "model_overrides": model_overrides, "num_classes": num_classes, "image_size": image_size,
-        "seed": seed, "steps_per_epoch": steps_per_epoch, "precision": precision, **dataclasses.asdict(recipe),
-        "data": _data_fingerprint(x_train, y_train, x_test, y_test),
-    })
     session = dict(
         model_name=model_name, data=((x_train, y_train), (x_test, y_test)), recipe=recipe, strategy=strategy,
         seed=seed, verbose=verbose, steps_per_epoch=steps_per_epoch, precision=precision, num_classes=num_classes,
-        image_size=image_size, model_overrides=model_overrides,
+        image_size=image_size, model_overrides=model_overrides, minutes=minutes,
     )
+
+    def config_for(recipe):
+        return _plain({
+            "model": model_name, "model_overrides": model_overrides, "num_classes": num_classes,
+            "image_size": image_size, "seed": seed, "steps_per_epoch": steps_per_epoch, "precision": precision,
+            "minutes": minutes, **dataclasses.asdict(recipe),
+            "data": _data_fingerprint(x_train, y_train, x_test, y_test),
+        })
+
     if out is None:
-        return _train_session(**session, out=None)
+        return _train_session(**session, out=None, config_for=None)
     out = Path(out).expanduser()
     with RunFolderLock(out):
-        _claim(out, config)
-        if (out / "results.json").exists():
-            return _finished_run(out)
-        return _train_session(**session, out=out)
+        saved = run_folder.read_config(out)
+        if minutes is not None and saved and saved.get("minutes") == minutes:
+            # A budgeted run keeps the epochs it chose when it started.
+            session["recipe"] = dataclasses.replace(recipe, epochs=saved["epochs"])
+            session["minutes"] = None if run_folder.is_finished(out) else minutes
+            run_folder.claim(out, config_for(session["recipe"]))
+            if run_folder.is_finished(out):
+                return _finished_run(out)
+            session["planned"] = True
+        elif minutes is None:
+            run_folder.claim(out, config_for(recipe))
+            if run_folder.is_finished(out):
+                return _finished_run(out)
+        return _train_session(**session, out=out, config_for=config_for)
+
+
+def _check_minutes(minutes):
+    if minutes is None:
+        return None
+    valid = isinstance(minutes, (int, float, np.integer, np.floating)) and not isinstance(minutes, bool)
+    if not valid or not 0 < float(minutes) < math.inf:
+        raise ValueError(f"minutes must be a number > 0 (a wall-clock budget), got {minutes!r}.")
+    return float(minutes)
 
 
 def _check_model_overrides(overrides, recipe):
@@ -131,7 +175,7 @@ def _check_model_overrides(overrides, recipe):
         if key in {field.name for field in dataclasses.fields(Recipe)}:
             raise ValueError(
                 f"{key} is a recipe setting, not a model one: pass recipe=get_recipe({recipe.name!r}, {key}=...) "
-                "(helpers.training.get_recipe)."
+                "(helpers.recipes.get_recipe)."
             )
         if key not in known:
             raise ValueError(
@@ -182,101 +226,74 @@ def _plain(value):
     return json.loads(json.dumps(value, default=lambda item: item.item() if hasattr(item, "item") else str(item)))
 
 
-def _claim(out, config):
-    """Write config.json into a new run folder, or check that this call asks for the run
-    already recorded there; a RunFolderError lists what differs."""
-    path = out / "config.json"
-    if not path.exists():
-        found = [name for name in RUN_FILES if (out / name).exists()]
-        if found:
-            raise RunFolderError(
-                f"{out} holds run files ({', '.join(found)}) but no config.json, so it cannot be told whose run they "
-                "are: pass another out= folder (or delete these files to start over here)."
-            )
-        write_json_atomically(path, config)
-        return
-    try:
-        saved = json.loads(path.read_text())
-    except ValueError as error:
-        raise RunFolderError(f"{path} is damaged ({error}): pass another out= folder.") from None
-    # Keys an older version did not record are not compared.
-    differing = [key for key in config if key in saved and key not in NOT_COMPARED and saved[key] != config[key]]
-    if not differing:
-        return
-    finished = (out / "results.json").exists()
-    verb = "load" if finished else "resume"
-    listed = "; ".join(f"{key}: {saved[key]!r} there, {config[key]!r} here" for key in differing)
-    if differing == ["epochs"]:
-        fix = (
-            f"Its learning-rate schedule is laid out for {saved['epochs']} epochs"
-            f"{' and has decayed to its minimum' if finished else ''}, so a run of {config['epochs']} epochs is "
-            f"another run: pass another out= folder for it (or epochs={saved['epochs']} to {verb} this one)."
-        )
-    else:
-        fix = f"Pass the same arguments to {verb} that run, or another out= folder for this one."
-    raise RunFolderError(
-        f"{out} belongs to another {'finished ' if finished else ''}run: this call differs from its config.json in "
-        f"{', '.join(differing)} ({listed}). {fix}"
-    )
-
-
 def _finished_run(out):
-    rows = logged_epochs(out)
+    model, rows, results = run_folder.load_finished(out)
     print(f"{out} already holds a finished run of {len(rows)} epochs: loading it, not training again.")
-    remove_backup(out)  # left over when a kill came between results.json and its removal
-    path = out / "last.keras"
-    try:
-        model = keras.models.load_model(path)
-    except Exception as error:
-        raise RunFolderError(
-            f"{out} holds a finished run, but {path} does not load ({type(error).__name__}: {error}). "
-            f"results.json still has its scores; to train it again, pass another out= folder."
-        ) from error
-    return TrainingRun(model, _columns(rows), json.loads((out / "results.json").read_text()))
+    return TrainingRun(model, _columns(rows), results)
 
 
 def _train_session(
     *, model_name, data, recipe, strategy, seed, verbose, steps_per_epoch, precision, num_classes, image_size,
-    model_overrides, out,
+    model_overrides, out, minutes, config_for, planned=False,
 ):
     strategy = strategy or SingleDeviceStrategy()
     (x_train, y_train), (x_test, y_test) = data
+    session_start = time.perf_counter()
     set_seed(seed)
-    mixing = BatchMixing(recipe.mix_off_epoch) if recipe.augment == "paper" else None
-    train_ds, test_ds = make_datasets(
-        x_train, y_train, x_test, y_test, batch_size=recipe.batch_size, augment=recipe.augment, num_classes=num_classes,
-        seed=seed, random_erasing=recipe.random_erasing, mixing=mixing,
-    )
-    if steps_per_epoch is None:
-        steps = default_steps_per_epoch(len(x_train), recipe.batch_size)
-    else:
-        steps, train_ds = steps_per_epoch, train_ds.repeat()
+
+    def datasets(recipe):
+        mixing = BatchMixing(recipe.mix_off_epoch) if recipe.augment == "paper" else None
+        train_ds, test_ds = make_datasets(
+            x_train, y_train, x_test, y_test, batch_size=recipe.batch_size, augment=recipe.augment,
+            num_classes=num_classes, seed=seed, random_erasing=recipe.random_erasing, mixing=mixing,
+        )
+        if steps_per_epoch is None:
+            return train_ds, test_ds, default_steps_per_epoch(len(x_train), recipe.batch_size), mixing
+        return train_ds.repeat(), test_ds, steps_per_epoch, mixing
+
     with strategy.scope():
         model = create_model(model_name, num_classes=num_classes, image_size=image_size, dtype=precision, **model_overrides)
+    if minutes is not None and not planned:
+        train_ds, test_ds, steps, _ = datasets(recipe)
+        with strategy.scope():
+            recipe = _fit_to_budget(model, recipe, minutes, train_ds, test_ds, steps, len(x_test), session_start)
+        if out is not None:
+            run_folder.claim(out, config_for(recipe))
+    train_ds, test_ds, steps, mixing = datasets(recipe)
+    with strategy.scope():
         compile_model(model, recipe, steps)
+    if batch_scale(recipe.batch_size) != 1 and verbose:
+        print(f"batch {recipe.batch_size}: learning rates x{batch_scale(recipe.batch_size):.3g} (helpers.recipes)")
 
+    callbacks = [mixing.callback] if mixing else []
+    if minutes is not None:
+        callbacks.append(StopAtDeadline(session_start + minutes * 60))
     start = time.perf_counter()
     history = fit(
         model, train_ds, test_ds, recipe.epochs, run_dir=out, verbose=verbose, steps_per_epoch=steps_per_epoch,
-        keep_best=out is not None, callbacks=[mixing.callback] if mixing else [],
+        keep_best=out is not None, callbacks=callbacks,
     )
     wall_time = time.perf_counter() - start
     epochs_run = len(history.history.get("loss", []))
-    images_per_epoch = len(x_train) if steps_per_epoch is None else steps_per_epoch * recipe.batch_size
-    full_history = _columns(logged_epochs(out)) if out is not None else history.history
+    images_per_epoch = steps * recipe.batch_size
+    full_history = _columns(read_history(out)) if out is not None else history.history
     test_loss, test_accuracy = model.evaluate(test_ds, verbose=0)
     results = {
         "model": model_name,
         "recipe": recipe.name,
         "epochs": recipe.epochs,
+        "epochs_completed": len(full_history.get("loss", [])),
         "epochs_this_session": epochs_run,
+        "minutes": minutes,
         "train_images": len(x_train),
         "test_images": len(x_test),
         "test_accuracy": float(test_accuracy),
         "test_loss": float(test_loss),
         "parameters": count_parameters(model),
-        "wall_time_s_this_session": round(wall_time, 1),
+        "wall_time_s_this_session": round(time.perf_counter() - session_start, 1),
+        "training_time_s_this_session": round(wall_time, 1),
         "steps_per_epoch": steps,
+        "batch_size": recipe.batch_size,
         "train_images_per_s": round(epochs_run * images_per_epoch / wall_time, 1) if epochs_run else None,
         "device": accelerator(),
         "precision": precision,
@@ -284,10 +301,128 @@ def _train_session(
         "versions": {"keras": keras.__version__, "numpy": np.__version__, "python": platform.python_version()},
     }
     if out is not None:
-        save_model_atomically(model, out / "last.keras")
-        write_json_atomically(out / "results.json", results)
-        remove_backup(out)  # only now: until results.json exists, a rerun resumes from it
+        run_folder.finish(out, model, results)
     return TrainingRun(model, full_history, results)
+
+
+def _fit_to_budget(model, recipe, minutes, train_ds, test_ds, steps, test_images, session_start):
+    """The recipe with the epochs that fit in `minutes`, from timed training and evaluation steps
+    of `model` (whose weights are put back afterwards); prints the estimate."""
+    initial = [variable.numpy() for variable in model.weights]
+    compile_model(model, dataclasses.replace(recipe, epochs=1), steps)
+    train_batches = iter(train_ds.repeat())
+    tic = time.perf_counter()
+    model.train_on_batch(*next(train_batches))  # compiles
+    compile_s = time.perf_counter() - tic
+    tic = time.perf_counter()
+    for _ in range(PROBE_STEPS):
+        model.train_on_batch(*next(train_batches))
+    step_s = (time.perf_counter() - tic) / PROBE_STEPS
+    test_batches = iter(test_ds.repeat())
+    tic = time.perf_counter()
+    model.test_on_batch(*next(test_batches))
+    compile_s += time.perf_counter() - tic
+    tic = time.perf_counter()
+    eval_steps = min(4, math.ceil(test_images / recipe.batch_size))
+    for _ in range(eval_steps):
+        model.test_on_batch(*next(test_batches))
+    test_step_s = (time.perf_counter() - tic) / eval_steps
+    for variable, value in zip(model.weights, initial):
+        variable.assign(value)
+    epoch_s = steps * step_s + math.ceil(test_images / recipe.batch_size) * test_step_s
+    left_s = minutes * 60 - (time.perf_counter() - session_start) - compile_s  # compiled again for the real schedule
+    epochs = max(1, int(left_s // epoch_s))
+    images_per_s = recipe.batch_size / step_s
+    print(
+        f"budget {minutes:g} min: {images_per_s:,.0f} training images/s measured, {epoch_s:.0f} s per epoch with its "
+        f"evaluation -> {epochs} epoch(s) of the {recipe.name} recipe, estimated to end in "
+        f"{(time.perf_counter() - session_start + compile_s + epochs * epoch_s) / 60:.1f} min"
+    )
+    if epochs == 1 and left_s < epoch_s:
+        print("note: one epoch takes longer than the budget allows; it trains one all the same")
+    return dataclasses.replace(recipe, epochs=epochs)
+
+
+class StopAtDeadline(keras.callbacks.Callback):
+    """Ends training after the epoch whose successor would end past `deadline` (a
+    time.perf_counter() value), and says so."""
+
+    def __init__(self, deadline):
+        super().__init__()
+        self.deadline = deadline
+        self.epoch_start = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = time.perf_counter()
+        if now + (now - self.epoch_start) > self.deadline + 1.0 and epoch + 1 < self.params.get("epochs", 0):
+            self.model.stop_training = True
+            print(f"stopped after epoch {epoch + 1}: the next one would end past the time budget")
+
+
+def fit(
+    model, train_data, validation_data, epochs, run_dir=None, verbose="auto", callbacks=(), steps_per_epoch=None,
+    keep_best=False,
+):
+    """`model.fit` with a progress bar, a stop on NaN loss and, given `run_dir`, a CSV log
+    (`history.csv`) and a backup each epoch so that the same call after an interruption
+    resumes where it stopped (`helpers.run_folder`: every file whole even after a kill).
+    `keep_best` also keeps the model of the best validation accuracy in `best.keras`.
+    Returns the Keras History of this session's epochs.
+
+    The backup stays after the last epoch: `train` removes it once the run's results are
+    written. A NaN or infinite loss raises FloatingPointError at once, leaving the run folder
+    as it was after the last completed epoch."""
+    if not is_whole_number(epochs, 1):
+        raise ValueError(f"epochs must be a whole number >= 1, got {epochs!r}.")
+    all_callbacks = [keras.callbacks.TerminateOnNaN(raise_error=True), *callbacks]
+    initial_epoch = 0
+    if run_dir is not None:
+        run_dir = Path(run_dir).expanduser()
+        run_dir.mkdir(parents=True, exist_ok=True)
+        rows = restore_backup(model, run_dir)
+        logged = read_history(run_dir)
+        if len(logged) > len(rows):
+            print(
+                f"note: {run_dir / 'history.csv'} logs {len(logged)} epoch(s) but the backup holds {len(rows)}: "
+                f"training resumes after epoch {len(rows)} and the log is cut to match"
+            )
+        write_history(run_dir, rows)  # the backup is the record: drop any row logged after it
+        initial_epoch = len(rows)
+        if keep_best:
+            best_path = run_dir / "best.keras"
+            if best_path.exists() and not keras_file_is_whole(best_path):
+                print(f"warning: {best_path} is damaged; the next best epoch replaces it")
+                best_path.unlink()
+            logged_best = max((float(row["val_accuracy"]) for row in rows), default=None)
+            all_callbacks.append(BestCheckpoint(best_path, best=logged_best if best_path.exists() else None))
+        # Last, so that what the other callbacks write for an epoch is never behind its backup.
+        all_callbacks.append(RunFolderLog(run_dir, rows))
+    try:
+        return model.fit(
+            train_data,
+            validation_data=validation_data,
+            epochs=int(epochs),
+            initial_epoch=initial_epoch,
+            steps_per_epoch=steps_per_epoch,
+            callbacks=all_callbacks,
+            verbose=verbose,
+            shuffle=False,  # the tf.data pipeline shuffles
+        )
+    except RuntimeError as error:
+        if "NaN or Inf loss" not in str(error):
+            raise
+        kept = (
+            f" {run_dir} keeps the last completed epoch (backup/, history.csv, best.keras): the same call resumes from it."
+            if run_dir is not None
+            else ""
+        )
+        raise FloatingPointError(
+            f"Training stopped: the loss became NaN or infinite ({error}).{kept} Lower the learning rate, "
+            "or train in float32 (precision='float32'), before going on."
+        ) from None
 
 
 def _columns(rows):
@@ -304,12 +439,27 @@ def _whole_number_at_least_one(text):
     return value
 
 
+def _positive_number(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
 def main(argv=None):
     positive = _whole_number_at_least_one
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="a name from helpers.models.list_models()")
     parser.add_argument("--recipe", default="short", help="paper or short")
-    parser.add_argument("--epochs", type=positive)
+    parser.add_argument("--epochs", type=positive, help="epochs in all (default: the recipe's)")
+    parser.add_argument(
+        "--minutes", type=_positive_number,
+        help=f"a wall-clock training budget instead of --epochs: the epochs that fit are measured and chosen "
+        f"(the notebooks' {MINUTES_VARIABLE})",
+    )
     parser.add_argument("--batch-size", type=positive)
     parser.add_argument("--out", required=True, type=Path, help="run folder; an existing one is resumed")
     parser.add_argument("--seed", type=int, default=0)
@@ -321,6 +471,8 @@ def main(argv=None):
     parser.add_argument("--train-images", type=positive, help="use only the first N training images")
     parser.add_argument("--test-images", type=positive, help="evaluate on the first N test images only")
     args = parser.parse_args(argv)
+    if args.epochs and args.minutes:
+        parser.error("give --epochs or --minutes, not both")
 
     from helpers.data import load_cifar10, load_cifar10_sample
 
@@ -328,7 +480,7 @@ def main(argv=None):
         args.sample = True
         args.train_images = args.train_images or SMOKE_TRAIN_IMAGES
         args.test_images = args.test_images or SMOKE_TEST_IMAGES
-        args.epochs = args.epochs or 1
+        args.epochs = args.epochs or (None if args.minutes else 1)
         args.batch_size = args.batch_size or 64
         print(
             f"smoke mode ({SMOKE_VARIABLE}=1): the shipped sample, {args.train_images} training and {args.test_images} "
@@ -341,7 +493,8 @@ def main(argv=None):
     data = (x_train[: args.train_images], y_train[: args.train_images]), (x_test[: args.test_images], y_test[: args.test_images])
     try:
         run = train(
-            args.model, data, recipe=args.recipe, epochs=args.epochs, batch_size=args.batch_size, out=args.out,
+            args.model, data, recipe=args.recipe, epochs=args.epochs, minutes=args.minutes, batch_size=args.batch_size,
+            out=args.out,
             seed=args.seed, precision=args.precision, verbose=2,
         )
     except (FloatingPointError, RunFolderError, ValueError) as error:

@@ -22,7 +22,7 @@ matplotlib.use("Agg")
 
 from helpers.models import WEIGHTS_DIR, count_parameters, create_model  # noqa: E402
 from helpers.plotting import plot_history  # noqa: E402
-from helpers.train import logged_epochs  # noqa: E402
+from helpers.run_folder import read_history  # noqa: E402
 
 ROOT = Path(__file__).parents[1]
 TABLE_FIELDS = ["run", "model", "parameters", "recipe", "epochs", "train_images", "test_images",
@@ -50,7 +50,7 @@ def main(argv=None):
     shutil.copy(args.run_dir / "config.json", out / "config.json")
     shutil.copy(results_path, out / "results.json")
 
-    rows = logged_epochs(args.run_dir)
+    rows = read_history(args.run_dir)
     history = {key: [float(row[key]) for row in rows] for key in rows[0] if key != "epoch"}
     figure = plot_history(
         {results["model"]: history},

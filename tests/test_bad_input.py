@@ -9,9 +9,9 @@ import pytest
 from helpers.data import load_cifar10_sample, make_datasets
 from helpers.models import create_model
 from helpers.plotting import plot_confusion_matrix, plot_seqpool_weights, show_images, show_patches
-from helpers.runtime import choose_precision
+from helpers.device import choose_precision
 from helpers.train import train
-from helpers.training import compile_model, get_recipe
+from helpers.recipes import compile_model, get_recipe
 
 
 @pytest.fixture(scope="module")

@@ -28,8 +28,8 @@ from helpers.run_folder import (
     read_history,
     write_text_atomically,
 )
-from helpers.train import train
-from helpers.training import compile_model, fit, get_recipe
+from helpers.recipes import compile_model, get_recipe
+from helpers.train import fit, train
 
 ROOT = Path(__file__).parents[1]
 EPOCHS = 3

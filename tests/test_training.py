@@ -9,8 +9,8 @@ import keras
 from helpers.data import load_cifar10_sample, make_datasets
 from helpers.models import create_model
 from helpers.run_folder import RunFolderError
-from helpers.train import train
-from helpers.training import RECIPES, compile_model, fit, get_recipe, learning_rate_schedule, make_optimizer
+from helpers.recipes import RECIPES, compile_model, get_recipe, learning_rate_schedule, make_optimizer
+from helpers.train import fit, train
 
 
 def test_paper_recipe_is_the_official_one():

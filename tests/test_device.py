@@ -5,15 +5,9 @@ import textwrap
 import numpy as np
 import pytest
 
-from helpers import runtime
+from helpers import device
 from helpers.models import create_model
-from helpers.runtime import choose_precision, cpu_computes_bfloat16, get_strategy, notebook_settings, set_seed, smoke_mode
-
-
-@pytest.mark.parametrize("value, expected", [("1", True), ("true", True), ("0", False), ("", False)])
-def test_smoke_mode_reads_the_environment(monkeypatch, value, expected):
-    monkeypatch.setenv("CCT_SMOKE", value)
-    assert smoke_mode() is expected
+from helpers.device import choose_precision, cpu_computes_bfloat16, get_strategy, set_seed
 
 
 def test_cpu_bfloat16_units_are_read_from_the_cpu_flags(tmp_path):
@@ -30,9 +24,9 @@ def test_cpu_bfloat16_units_are_read_from_the_cpu_flags(tmp_path):
 def test_choose_precision(monkeypatch):
     monkeypatch.delenv("CCT_PRECISION", raising=False)
     assert choose_precision(device="TPU") == "mixed_bfloat16"
-    monkeypatch.setattr(runtime, "cpu_computes_bfloat16", lambda: False)
+    monkeypatch.setattr(device, "cpu_computes_bfloat16", lambda: False)
     assert choose_precision(device="CPU") == "float32"
-    monkeypatch.setattr(runtime, "cpu_computes_bfloat16", lambda: True)
+    monkeypatch.setattr(device, "cpu_computes_bfloat16", lambda: True)
     assert choose_precision(device="CPU") == "mixed_bfloat16"
     assert choose_precision("float32", device="TPU") == "float32"
     monkeypatch.setenv("CCT_PRECISION", "float32")
@@ -58,20 +52,6 @@ def test_get_strategy_says_what_it_chose(capsys):
     assert "strategy:" in capsys.readouterr().out
 
 
-def test_notebook_settings_profiles(monkeypatch, capsys):
-    monkeypatch.setenv("CCT_SMOKE", "1")
-    smoke = notebook_settings()
-    assert "smoke mode: on" in capsys.readouterr().out
-    assert smoke.profile == "smoke" and smoke.epochs == 1
-    (x_train, _), (x_test, _) = smoke.load_data()
-    assert len(x_train) == 256 and len(x_test) == 128
-    monkeypatch.setenv("CCT_SMOKE", "0")
-    cpu = notebook_settings()
-    assert "smoke mode: off" in capsys.readouterr().out
-    assert cpu.profile == "cpu" and cpu.models["cct"] == "cct_2_3x2" and cpu.recipe == "short"
-    assert cpu.precision in ("float32", "mixed_bfloat16") and f"precision: {cpu.precision}" in cpu.describe()
-
-
 MIRRORED_SCRIPT = textwrap.dedent(
     """
     import numpy as np
@@ -80,7 +60,7 @@ MIRRORED_SCRIPT = textwrap.dedent(
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     from helpers.data import load_cifar10_sample, make_datasets
     from helpers.models import create_model
-    from helpers.training import compile_model, get_recipe
+    from helpers.recipes import compile_model, get_recipe
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     (x, y), (xt, yt) = load_cifar10_sample()
     train, _ = make_datasets(x[:64], y[:64], xt[:32], yt[:32], batch_size=32, augment=None)

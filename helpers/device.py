@@ -1,21 +1,18 @@
-"""Where the code runs: smoke mode, seeds, and the distribution strategy for TPU / GPUs / CPU."""
+"""The device: which Keras backend, which precision, and how to spread training over the
+devices present (TPU cores, GPUs or the CPU).
+
+Importable before Keras: call `prepare()` first in a notebook (the set-up cell does), since
+the backend can only be chosen before Keras is imported.
+"""
 
 import contextlib
 import glob
-import importlib.util
 import os
-import subprocess
 import sys
-from dataclasses import dataclass, field
+import tempfile
 
-SMOKE_VARIABLE = "CCT_SMOKE"
 PRECISION_VARIABLE = "CCT_PRECISION"
 PRECISIONS = ("auto", "float32", "mixed_bfloat16")
-
-
-def smoke_mode():
-    """True when CCT_SMOKE is set to 1/true/yes: notebooks then shrink to a quick check."""
-    return os.environ.get(SMOKE_VARIABLE, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def tpu_present():
@@ -24,17 +21,53 @@ def tpu_present():
     return any(os.environ.get(name) for name in markers) or bool(glob.glob("/dev/accel*") + glob.glob("/dev/vfio/[0-9]*"))
 
 
-def prepare_runtime():
-    """Run before Keras is imported. On a TPU choose the JAX backend (Colab's TPU runtimes no
-    longer ship TensorFlow) and, in Colab, install TensorFlow for the tf.data input pipeline;
-    elsewhere keep KERAS_BACKEND as it is (TensorFlow by default). Locally this changes nothing."""
+def prepare(verbose=True):
+    """Choose the Keras backend, then import Keras and start its devices without their start-up
+    logs. On a TPU the backend is JAX (Colab's TPU runtimes ship no TensorFlow, and the JAX
+    path needs none); elsewhere KERAS_BACKEND as set (TensorFlow by default)."""
     if "keras" in sys.modules:
         print("note: Keras is already imported; restart the kernel to change its backend")
     elif tpu_present() and "KERAS_BACKEND" not in os.environ:
         os.environ["KERAS_BACKEND"] = "jax"
-    if "google.colab" in sys.modules and importlib.util.find_spec("tensorflow") is None:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "tensorflow-cpu"], check=True)
-    print(f"Keras backend: {os.environ.get('KERAS_BACKEND', 'tensorflow')}")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with quiet_native_logs():
+        import keras
+
+        _start_devices(keras.backend.backend())
+    if verbose:
+        print(f"Keras {keras.__version__}, backend: {keras.backend.backend()}, device: {accelerator()}")
+
+
+def _start_devices(backend):
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.list_logical_devices()
+    elif backend == "jax":
+        import jax
+
+        jax.devices()
+
+
+@contextlib.contextmanager
+def quiet_native_logs():
+    """Hold back what C++ code writes to stderr (TensorFlow's and XLA's start-up lines, such as
+    "failed call to cuInit" on a machine without a GPU): TF_CPP_MIN_LOG_LEVEL does not reach the
+    lines written before logging starts. Shown after all if the block raises."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            held.seek(0)
+            sys.stderr.write(held.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def set_seed(seed=0):
@@ -194,94 +227,3 @@ def _tensorflow_strategy():
         return tf.distribute.MirroredStrategy(), f"MirroredStrategy over {len(gpus)} GPUs"
     device = "one GPU" if gpus else "the CPU"
     return tf.distribute.get_strategy(), f"default strategy on {device}"
-
-
-# The 7-layer models are what the paper trains; the 2-layer trio shares one backbone and
-# 64 tokens, so the comparison between notebooks stays fair on a CPU.
-PAPER_MODELS = {"vit_lite": "vit_lite_7_4", "cvt": "cvt_7_4", "cct": "cct_7_3x1"}
-SMALL_MODELS = {"vit_lite": "vit_lite_2_4", "cvt": "cvt_2_4", "cct": "cct_2_3x2"}
-# CPU profile: what fits in about 15 minutes of training per notebook on a laptop.
-CPU_EPOCHS = 5
-SMOKE_TRAIN_IMAGES, SMOKE_TEST_IMAGES = 256, 128
-
-
-@dataclass
-class RunSettings:
-    """One notebook run's settings, picked from smoke mode and the device present."""
-
-    profile: str  # "smoke", "cpu" or "accelerator"
-    device: str
-    models: dict
-    recipe: str
-    epochs: int
-    batch_size: int
-    precision: str = "float32"
-    strategy: object = field(repr=False, default=None)
-
-    @property
-    def smoke(self):
-        return self.profile == "smoke"
-
-    def describe(self):
-        lines = [
-            f"smoke mode: {'on' if self.smoke else 'off'}",
-            f"device: {self.device}, {self.strategy.num_replicas_in_sync} replica(s)",
-            f"profile: {self.profile}",
-            f"models: {', '.join(self.models.values())}",
-            f"recipe: {self.recipe}, epochs: {self.epochs}, batch size: {self.batch_size}",
-            f"precision: {self.precision}"
-            + (" (bfloat16 compute, float32 weights)" if self.precision == "mixed_bfloat16" else ""),
-            "data: "
-            + (
-                f"shipped CIFAR-10 sample, cut to {SMOKE_TRAIN_IMAGES} train / {SMOKE_TEST_IMAGES} test images"
-                if self.smoke
-                else f"CIFAR-10 from CIFAR10_DIR={os.environ['CIFAR10_DIR']}"
-                if os.environ.get("CIFAR10_DIR")
-                else "CIFAR-10 (Keras download)"
-            ),
-        ]
-        if self.profile == "cpu":
-            lines.append(
-                "note: no accelerator found, so the 2-layer models and a few epochs replace the "
-                "paper's 7-layer models and 300 (+10 cool-down) epochs"
-            )
-        if self.smoke:
-            lines.append("note: smoke mode checks that the notebook runs; its numbers are not results")
-        return "\n".join(lines)
-
-    def load_data(self):
-        """(x_train, y_train), (x_test, y_test) for this run."""
-        from helpers.data import load_cifar10, load_cifar10_sample
-
-        if self.smoke:
-            (x_train, y_train), (x_test, y_test) = load_cifar10_sample()
-            return (x_train[:SMOKE_TRAIN_IMAGES], y_train[:SMOKE_TRAIN_IMAGES]), (
-                x_test[:SMOKE_TEST_IMAGES],
-                y_test[:SMOKE_TEST_IMAGES],
-            )
-        return load_cifar10()
-
-
-def notebook_settings(verbose=True):
-    """Choose and print a notebook's run settings.
-
-    Smoke mode (CCT_SMOKE=1): the 2-layer models, a slice of the shipped sample, 1 epoch.
-    Accelerator (GPU/TPU): the paper's 7-layer models and recipe, 300 epochs and 10 of cool-down.
-    CPU: the 2-layer models, the short recipe, CPU_EPOCHS epochs.
-    The batch size is the recipe's 128 per replica; the precision is `choose_precision()`'s.
-    """
-    from helpers.training import RECIPES  # imports Keras, which prepare_runtime() must precede
-
-    strategy = get_strategy(verbose=False)
-    device = accelerator()
-    if smoke_mode():
-        profile, models, recipe, epochs = "smoke", SMALL_MODELS, "short", 1
-    elif device in ("GPU", "TPU"):
-        profile, models, recipe, epochs = "accelerator", PAPER_MODELS, "paper", RECIPES["paper"].epochs
-    else:
-        profile, models, recipe, epochs = "cpu", SMALL_MODELS, "short", CPU_EPOCHS
-    batch_size = (64 if profile == "smoke" else 128) * strategy.num_replicas_in_sync
-    settings = RunSettings(profile, device, dict(models), recipe, epochs, batch_size, choose_precision(device=device), strategy)
-    if verbose:
-        print(settings.describe())
-    return settings

@@ -1,6 +1,8 @@
 from types import SimpleNamespace
 
-from helpers.runs import describe_run, load_run, run_budget, save_run
+import pytest
+
+from helpers.notebook import describe_run, load_run, notebook_settings, run_budget, runs_dir, save_run, smoke_mode
 
 RESULTS = {"model": "cct_2_3x2", "test_accuracy": 0.5, "recipe": "short", "epochs": 4, "train_images": 50000}
 
@@ -31,9 +33,29 @@ def test_missing_run_names_the_notebook(tmp_path, capsys):
 
 
 def test_smoke_runs_live_apart_from_real_runs(monkeypatch):
-    from helpers.runs import runs_dir
-
     monkeypatch.setenv("CCT_SMOKE", "1")
     assert runs_dir().parts[-2:] == ("runs", "smoke")
     monkeypatch.setenv("CCT_SMOKE", "0")
     assert runs_dir().parts[-2:] == ("runs", "notebooks")
+
+
+@pytest.mark.parametrize("value, expected", [("1", True), ("true", True), ("0", False), ("", False)])
+def test_smoke_mode_reads_the_environment(monkeypatch, value, expected):
+    monkeypatch.setenv("CCT_SMOKE", value)
+    assert smoke_mode() is expected
+
+
+def test_notebook_settings_profiles(monkeypatch, capsys):
+    monkeypatch.setenv("CCT_SMOKE", "1")
+    smoke = notebook_settings()
+    assert "smoke mode: on" in capsys.readouterr().out
+    assert smoke.profile == "smoke" and smoke.epochs == 1
+    (x_train, _), (x_test, _) = smoke.load_data()
+    assert len(x_train) == 256 and len(x_test) == 128
+    monkeypatch.setenv("CCT_SMOKE", "0")
+    cpu = notebook_settings()
+    assert "smoke mode: off" in capsys.readouterr().out
+    assert cpu.profile == "cpu" and cpu.models["cct"] == "cct_2_3x2" and cpu.recipe == "short"
+    assert cpu.precision in ("float32", "mixed_bfloat16") and f"precision: {cpu.precision}" in cpu.describe()
+
+

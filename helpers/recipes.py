@@ -1,27 +1,28 @@
-"""Training recipes as data, and the compile/fit calls every notebook shares.
+"""Training recipes as data: the paper's and a short one, the learning-rate schedule, the
+optimizer, and `compile_model` which sets a model up for a recipe. (The training loop that
+runs them is `helpers.train`.)
 
     recipe = get_recipe("paper")                    # the paper's CIFAR recipe
     recipe = get_recipe("short", epochs=20)         # anything can be overridden
-    compile_model(model, recipe, steps_per_epoch=len(train_ds))
-    history = fit(model, train_ds, test_ds, recipe.epochs, run_dir="runs/cct")
+    compile_model(model, recipe, steps_per_epoch=390)
+
+Batch size and learning rate: a recipe's learning rates are those of its batch of 128 images
+(REFERENCE_BATCH_SIZE). Trained at another (global) batch size B, e.g. 128 per replica on 8 TPU
+cores, every rate of the schedule is multiplied by sqrt(B / 128): the square-root rule for
+Adam-type optimizers (Malladi et al., 2022, "On the SDEs and Scaling Rules for Adaptive
+Gradient Algorithms"), milder than the linear rule of SGD, which would take AdamW to 4.4e-3 at
+batch 1024.
 """
 
 import dataclasses
 import math
 import numbers
-from pathlib import Path
 
 import keras
 
 from helpers.data import is_whole_number
-from helpers.run_folder import (
-    BestCheckpoint,
-    RunFolderLog,
-    keras_file_is_whole,
-    read_history,
-    restore_backup,
-    write_history,
-)
+
+REFERENCE_BATCH_SIZE = 128
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,15 +140,22 @@ def check_recipe(recipe):
     return dataclasses.replace(recipe, **fixed)
 
 
+def batch_scale(batch_size):
+    """The factor on a recipe's learning rates at `batch_size` (see the module's docstring)."""
+    return math.sqrt(batch_size / REFERENCE_BATCH_SIZE)
+
+
 def learning_rate_schedule(recipe, steps_per_epoch):
     """Linear warm-up from `warmup_start_learning_rate`, cosine decay to `min_learning_rate`,
-    then the cool-down epochs at that minimum (Keras' CosineDecay holds its last value)."""
+    then the cool-down epochs at that minimum (Keras' CosineDecay holds its last value). All
+    three rates are scaled by `batch_scale(recipe.batch_size)`."""
+    scale = batch_scale(recipe.batch_size)
     total_steps = max(1, recipe.epochs * steps_per_epoch)
     warmup_steps, cooldown_steps = recipe.phase_steps(steps_per_epoch)
     decay_steps = total_steps - warmup_steps - cooldown_steps
     return keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=recipe.warmup_start_learning_rate,
-        warmup_target=recipe.learning_rate,
+        initial_learning_rate=recipe.warmup_start_learning_rate * scale,
+        warmup_target=recipe.learning_rate * scale,
         warmup_steps=warmup_steps,
         decay_steps=max(1, decay_steps),
         alpha=recipe.min_learning_rate / recipe.learning_rate,
@@ -178,68 +186,7 @@ def compile_model(model, recipe, steps_per_epoch, jit_compile="auto", steps_per_
     return model
 
 
-def fit(
-    model, train_data, validation_data, epochs, run_dir=None, verbose="auto", callbacks=(), steps_per_epoch=None,
-    keep_best=False,
-):
-    """`model.fit` with a progress bar, a stop on NaN loss and, given `run_dir`, a CSV log
-    (`history.csv`) and a backup each epoch so that the same call after an interruption
-    resumes where it stopped (`helpers.run_folder`: every file whole even after a kill).
-    `keep_best` also keeps the model of the best validation accuracy in `best.keras`.
-    Returns the Keras History of this session's epochs.
-
-    The backup stays after the last epoch: `train` removes it once the run's results are
-    written. A NaN or infinite loss raises FloatingPointError at once, leaving the run folder
-    as it was after the last completed epoch."""
-    if not is_whole_number(epochs, 1):
-        raise ValueError(f"epochs must be a whole number >= 1, got {epochs!r}.")
-    all_callbacks = [keras.callbacks.TerminateOnNaN(raise_error=True), *callbacks]
-    initial_epoch = 0
-    if run_dir is not None:
-        run_dir = Path(run_dir).expanduser()
-        run_dir.mkdir(parents=True, exist_ok=True)
-        rows = restore_backup(model, run_dir)
-        logged = read_history(run_dir)
-        if len(logged) > len(rows):
-            print(
-                f"note: {run_dir / 'history.csv'} logs {len(logged)} epoch(s) but the backup holds {len(rows)}: "
-                f"training resumes after epoch {len(rows)} and the log is cut to match"
-            )
-        write_history(run_dir, rows)  # the backup is the record: drop any row logged after it
-        initial_epoch = len(rows)
-        if keep_best:
-            best_path = run_dir / "best.keras"
-            if best_path.exists() and not keras_file_is_whole(best_path):
-                print(f"warning: {best_path} is damaged; the next best epoch replaces it")
-                best_path.unlink()
-            logged_best = max((float(row["val_accuracy"]) for row in rows), default=None)
-            all_callbacks.append(BestCheckpoint(best_path, best=logged_best if best_path.exists() else None))
-        # Last, so that what the other callbacks write for an epoch is never behind its backup.
-        all_callbacks.append(RunFolderLog(run_dir, rows))
-    try:
-        return model.fit(
-            train_data,
-            validation_data=validation_data,
-            epochs=int(epochs),
-            initial_epoch=initial_epoch,
-            steps_per_epoch=steps_per_epoch,
-            callbacks=all_callbacks,
-            verbose=verbose,
-            shuffle=False,  # the tf.data pipeline shuffles
-        )
-    except RuntimeError as error:
-        if "NaN or Inf loss" not in str(error):
-            raise
-        kept = (
-            f" {run_dir} keeps the last completed epoch (backup/, history.csv, best.keras): the same call resumes from it."
-            if run_dir is not None
-            else ""
-        )
-        raise FloatingPointError(
-            f"Training stopped: the loss became NaN or infinite ({error}).{kept} Lower the learning rate, "
-            "or train in float32 (precision='float32'), before going on."
-        ) from None
-
-
 def steps_per_epoch(num_examples, batch_size):
-    return math.ceil(num_examples / batch_size)
+    """Full batches in one pass over the training set: training drops the last partial batch, so
+    that every step has one shape (one compiled step; a batch that divides over the replicas)."""
+    return max(1, num_examples // batch_size)

@@ -1,0 +1,247 @@
+"""What a notebook trains, and how notebooks 02-05 share their runs.
+
+    settings = notebook_settings()   # printed: profile, models, budget, precision, data
+    run = train(settings.models["cct"], settings.load_data(), **settings.training())
+    save_run(run, "cct", settings)   # for the later notebooks; load_run("cct") reads it back
+
+A profile is picked from smoke mode and the device: "smoke" (CCT_SMOKE=1, what the tests run),
+"cpu" (the 2-layer models), "accelerator" (the paper's 7-layer models and recipe, scaled to a
+time budget) or "paper" (the whole 300-epoch paper run, asked for explicitly). Each trains for a
+wall-clock budget in minutes per model; `CCT_MINUTES` (or `notebook_settings(minutes=...)`)
+replaces it, with the meaning of `train(minutes=...)` and `python -m helpers.train --minutes`.
+"""
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SMOKE_VARIABLE = "CCT_SMOKE"
+MINUTES_VARIABLE = "CCT_MINUTES"
+PROFILE_VARIABLE = "CCT_PROFILE"
+RUNS_VARIABLE = "CCT_RUNS_DIR"
+PROFILES = ("smoke", "cpu", "accelerator", "paper")
+
+# The 7-layer models are what the paper trains; the 2-layer trio shares one backbone and
+# 64 tokens, so the comparison between notebooks stays fair on a CPU.
+PAPER_MODELS = {"vit_lite": "vit_lite_7_4", "cvt": "cvt_7_4", "cct": "cct_7_3x1"}
+SMALL_MODELS = {"vit_lite": "vit_lite_2_4", "cvt": "cvt_2_4", "cct": "cct_2_3x2"}
+# Training minutes per model: a notebook fits a 90-minute lab with time to read.
+BUDGET_MINUTES = {"cpu": 15, "accelerator": 20}
+SMOKE_TRAIN_IMAGES, SMOKE_TEST_IMAGES = 256, 128
+NOTEBOOK_OF = {"vit_lite": "02_vit_lite.ipynb", "cvt": "03_seqpool_cvt.ipynb", "cct": "04_conv_tokenization_cct.ipynb"}
+SHIPPED_RUNS = Path(__file__).parent / "assets" / "runs"
+
+
+def smoke_mode():
+    """True when CCT_SMOKE is set to 1/true/yes: notebooks then shrink to a quick check."""
+    return os.environ.get(SMOKE_VARIABLE, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass
+class RunSettings:
+    """One notebook run's settings, picked from smoke mode, the device present and the budget."""
+
+    profile: str
+    device: str
+    models: dict
+    recipe: str
+    batch_size: int
+    minutes: float = None  # wall-clock training budget per model; None: train `epochs`
+    epochs: int = None  # set when there is no budget (smoke mode, the full paper run)
+    precision: str = "float32"
+    strategy: object = field(repr=False, default=None)
+
+    @property
+    def smoke(self):
+        return self.profile == "smoke"
+
+    def training(self, family=None):
+        """The keyword arguments of `train()` for this run; with `family` ("vit_lite", "cvt",
+        "cct") also its resumable run folder (none in smoke mode)."""
+        arguments = dict(
+            recipe=self.recipe, epochs=self.epochs, minutes=self.minutes, batch_size=self.batch_size,
+            strategy=self.strategy, verbose=2,  # one line per epoch
+        )
+        if family is not None and not self.smoke:
+            arguments["out"] = runs_dir() / f"{family}-{self.profile}"
+        return arguments
+
+    def describe(self):
+        budget = f"{self.minutes:g} minutes per model" if self.minutes else f"{self.epochs} epoch(s)"
+        replicas = self.strategy.num_replicas_in_sync if self.strategy else 1
+        lines = [
+            f"smoke mode: {'on' if self.smoke else 'off'}",
+            f"device: {self.device}, {replicas} replica(s)",
+            f"profile: {self.profile}",
+            f"models: {', '.join(self.models.values())}",
+            f"recipe: {self.recipe}, budget: {budget}, batch size: {self.batch_size}",
+            f"precision: {self.precision}"
+            + (" (bfloat16 compute, float32 weights)" if self.precision == "mixed_bfloat16" else ""),
+            "data: "
+            + (
+                f"shipped CIFAR-10 sample, cut to {SMOKE_TRAIN_IMAGES} train / {SMOKE_TEST_IMAGES} test images"
+                if self.smoke
+                else f"CIFAR-10 from CIFAR10_DIR={os.environ['CIFAR10_DIR']}"
+                if os.environ.get("CIFAR10_DIR")
+                else "CIFAR-10 (Keras download)"
+            ),
+            f"runs folder: {runs_dir()}",
+        ]
+        if self.profile == "cpu":
+            lines.append(
+                "note: no accelerator found, so the 2-layer models replace the paper's 7-layer ones, "
+                f"trained for a {self.minutes:g}-minute budget instead of 300 (+10 cool-down) epochs"
+            )
+        if self.profile == "accelerator":
+            lines.append(
+                f"note: the paper recipe scaled to {self.minutes:g} minutes per model, not its 300 (+10) epochs; "
+                f"{PROFILE_VARIABLE}=paper trains the whole run"
+            )
+        if self.minutes:
+            lines.append(f"note: {MINUTES_VARIABLE}=<minutes> before the set-up cell changes the budget")
+        if self.smoke:
+            lines.append("note: smoke mode checks that the notebook runs; its numbers are not results")
+        return "\n".join(lines)
+
+    def load_data(self):
+        """(x_train, y_train), (x_test, y_test) for this run."""
+        from helpers.data import load_cifar10, load_cifar10_sample
+
+        if self.smoke:
+            (x_train, y_train), (x_test, y_test) = load_cifar10_sample()
+            return (x_train[:SMOKE_TRAIN_IMAGES], y_train[:SMOKE_TRAIN_IMAGES]), (
+                x_test[:SMOKE_TEST_IMAGES],
+                y_test[:SMOKE_TEST_IMAGES],
+            )
+        return load_cifar10()
+
+
+def notebook_settings(profile=None, minutes=None, verbose=True):
+    """Choose and print a notebook's run settings.
+
+    profile: None picks "smoke" in smoke mode, else "accelerator" on a GPU or TPU and "cpu"
+      elsewhere; CCT_PROFILE=paper (or profile="paper") asks for the whole paper run.
+    minutes: the training budget per model (default BUDGET_MINUTES of the profile, or
+      CCT_MINUTES when set). Smoke mode trains 1 epoch, the paper profile 310.
+    The batch size is the recipe's 128 per replica (`helpers.recipes.for_replicas` says how the
+    learning rate follows it); the precision is `choose_precision()`'s.
+    """
+    from helpers.device import accelerator, choose_precision, get_strategy
+    from helpers.recipes import RECIPES
+
+    strategy = get_strategy(verbose=False)
+    device = accelerator()
+    profile = _choose_profile(profile, device)
+    models = SMALL_MODELS if profile in ("smoke", "cpu") else PAPER_MODELS
+    recipe = "short" if profile in ("smoke", "cpu") else "paper"
+    epochs = {"smoke": 1, "paper": RECIPES["paper"].epochs}.get(profile)
+    if epochs is None:
+        minutes = _budget_minutes(minutes, profile)
+    elif minutes is not None:
+        raise ValueError(f"The {profile} profile trains {epochs} epoch(s), not for a budget: leave minutes out.")
+    batch_size = (64 if profile == "smoke" else 128) * strategy.num_replicas_in_sync
+    settings = RunSettings(
+        profile, device, dict(models), recipe, batch_size, minutes=minutes if epochs is None else None, epochs=epochs,
+        precision=choose_precision(device=device), strategy=strategy,
+    )
+    if verbose:
+        print(settings.describe())
+    return settings
+
+
+def _choose_profile(profile, device):
+    if smoke_mode():
+        return "smoke"
+    profile = profile or os.environ.get(PROFILE_VARIABLE, "").strip() or None
+    if profile is None:
+        return "accelerator" if device in ("GPU", "TPU") else "cpu"
+    if profile not in PROFILES[1:]:
+        raise ValueError(f"profile must be one of {', '.join(PROFILES[1:])} (smoke mode: {SMOKE_VARIABLE}=1), got {profile!r}.")
+    return profile
+
+
+def _budget_minutes(minutes, profile):
+    source = ""
+    if minutes is None and os.environ.get(MINUTES_VARIABLE, "").strip():
+        minutes, source = os.environ[MINUTES_VARIABLE].strip(), f" (from the environment variable {MINUTES_VARIABLE})"
+    if minutes is None:
+        return BUDGET_MINUTES[profile]
+    try:
+        value = float(minutes)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise ValueError(f"minutes must be a number > 0, got {minutes!r}{source}.")
+    return value
+
+
+def runs_dir():
+    """Where the notebooks keep their runs: CCT_RUNS_DIR when set (in Colab, a Google Drive
+    folder keeps runs past a recycled runtime), else `runs/notebooks` at the repository root,
+    seen from notebooks/ or the root. In smoke mode `runs/smoke` inside it, so that the tests'
+    smoke runs never mix with the runs a reader trained."""
+    configured = os.environ.get(RUNS_VARIABLE, "").strip()
+    if configured:
+        root = Path(configured).expanduser()
+        return root / "smoke" if smoke_mode() else root
+    root = Path("..") if Path("../helpers").is_dir() and Path.cwd().name == "notebooks" else Path(".")
+    return root / "runs" / ("smoke" if smoke_mode() else "notebooks")
+
+
+def save_run(run, family, settings, folder=None):
+    """Write a TrainingRun to <folder>/<family>.json, with the settings' profile in its results.
+
+    A smoke run never replaces a real run's file: the test suite executes every notebook in
+    smoke mode, and must not wipe out what a reader trained.
+    """
+    from helpers.run_folder import write_json_atomically
+
+    path = Path(folder or runs_dir()) / f"{family}.json"
+    saved = json.loads(path.read_text()) if path.is_file() else None
+    if settings.smoke and saved and saved.get("results", {}).get("profile", "smoke") != "smoke":
+        print(f"kept {path}: it holds a {saved['results']['profile']} run, which a smoke run does not replace")
+        return path
+    record = {
+        "model": run.results["model"],
+        "history": {metric: [float(value) for value in values] for metric, values in run.history.items()},
+        "results": {**run.results, "profile": settings.profile},
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomically(path, record)  # a kernel killed mid-write must not leave half a record
+    print(f"saved {path}")
+    return path
+
+
+def load_run(family, folder=None, shipped=True):
+    """A run saved by an earlier notebook. When there is none (that notebook has not run on this
+    runtime), the run shipped with the package, saying so; None if `shipped` is False."""
+    path = Path(folder or runs_dir()) / f"{family}.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    shipped_path = SHIPPED_RUNS / f"{family}.json"
+    if not shipped or not shipped_path.is_file():
+        print(f"{path} not found: run {NOTEBOOK_OF[family]} first to compare with it")
+        return None
+    record = json.loads(shipped_path.read_text())
+    print(
+        f"{path} not found ({NOTEBOOK_OF[family]} has not run here): using the run shipped with the package, "
+        f"{describe_run(record['results']).strip()}"
+    )
+    return record
+
+
+def run_budget(results):
+    """What a run was given: recipe, epochs and training images. Equal budgets compare fairly."""
+    return results.get("recipe"), results.get("epochs"), results.get("train_images")
+
+
+def describe_run(results):
+    recipe, epochs, images = run_budget(results)
+    label = " (smoke: not a result)" if results.get("profile") == "smoke" else ""
+    shipped = f", shipped: {results['shipped']}" if results.get("shipped") else ""
+    budget = f", {results['minutes']:g}-minute budget" if results.get("minutes") else ""
+    return (
+        f"{results['model']:>14}: test accuracy {results['test_accuracy']:6.2%}  "
+        f"({recipe} recipe, {epochs} epoch(s){budget}, {images} training images{shipped}){label}"
+    )
