@@ -124,7 +124,7 @@ def notebook_settings(profile=None, minutes=None, verbose=True):
       elsewhere; CCT_PROFILE=paper (or profile="paper") asks for the whole paper run.
     minutes: the training budget per model (default BUDGET_MINUTES of the profile, or
       CCT_MINUTES when set). Smoke mode trains 1 epoch, the paper profile 310.
-    The batch size is the recipe's 128 per replica (`helpers.recipes.for_replicas` says how the
+    The batch size is the recipe's 128 per replica (smoke mode: 64 in all) (`helpers.recipes.for_replicas` says how the
     learning rate follows it); the precision is `choose_precision()`'s.
     """
     from helpers.device import accelerator, choose_precision, get_strategy
@@ -140,7 +140,9 @@ def notebook_settings(profile=None, minutes=None, verbose=True):
         minutes = _budget_minutes(minutes, profile)
     elif minutes is not None:
         raise ValueError(f"The {profile} profile trains {epochs} epoch(s), not for a budget: leave minutes out.")
-    batch_size = (64 if profile == "smoke" else 128) * strategy.num_replicas_in_sync
+    replicas = strategy.num_replicas_in_sync
+    # Smoke mode: 64 images a step, rounded up to whole replicas, so that its 256 images make batches.
+    batch_size = -(-64 // replicas) * replicas if profile == "smoke" else 128 * replicas
     settings = RunSettings(
         profile, device, dict(models), recipe, batch_size, minutes=minutes if epochs is None else None, epochs=epochs,
         precision=choose_precision(device=device), strategy=strategy,
