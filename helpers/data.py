@@ -217,6 +217,7 @@ def make_datasets(
     seed=None,
     random_erasing=0.0,
     mixing=None,
+    replicas=1,
 ):
     """tf.data pipelines (train, test) of (float32 images 0-255, one-hot labels).
 
@@ -231,6 +232,10 @@ def make_datasets(
       stops mixing at epoch 175 of 300); without one the "paper" pipeline mixes every batch.
     The training set is shuffled every epoch and loses its last partial batch; both are batched
     and prefetched.
+    replicas: the devices a batch is split over (`helpers.device.num_replicas`). A test split
+      whose size is no multiple of it is padded to one (`pad_to_replicas`) and then yields
+      (images, labels, sample weights) whose loss and accuracy are those of the unpadded split;
+      make `batch_size` a multiple of it too.
     """
     import tensorflow as tf
 
@@ -255,9 +260,38 @@ def make_datasets(
         train = train.map(_mix_batches(seed, mixing or BatchMixing()), num_parallel_calls=tf.data.AUTOTUNE)
     train = train.prefetch(tf.data.AUTOTUNE)
 
-    test = tf.data.Dataset.from_tensor_slices((x_test, y_test)).batch(batch_size)
-    test = test.map(to_training_pair, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
-    return train, test
+    if not is_whole_number(replicas, 1):
+        raise ValueError(f"replicas must be a whole number >= 1, got {replicas!r}.")
+    x_test, y_test, test_weights = pad_to_replicas(x_test, y_test, int(replicas))
+    if test_weights is None:
+        test = tf.data.Dataset.from_tensor_slices((x_test, y_test)).batch(batch_size)
+        test = test.map(to_training_pair, num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        test = tf.data.Dataset.from_tensor_slices((x_test, y_test, test_weights)).batch(batch_size)
+        test = test.map(lambda x, y, w: (*to_training_pair(x, y), w), num_parallel_calls=tf.data.AUTOTUNE)
+    return train, test.prefetch(tf.data.AUTOTUNE)
+
+
+def pad_to_replicas(images, labels, replicas, sample_weight=None):
+    """(images, labels, sample_weight) with rows of zeros appended up to a multiple of `replicas`,
+    so that a batch of them splits evenly over the devices (JAX's data parallelism refuses a
+    batch that does not). The padding rows weigh 0 and the real rows `sample_weight` (1 when
+    None) times padded/real rows, so that Keras' evaluation of the padded set, whose loss is
+    summed over the real rows but averaged over all of them, gives the loss and the metrics of
+    the unpadded set (for the default loss reduction, "sum_over_batch_size").
+    Nothing to pad: the inputs, unchanged."""
+    count = len(images)
+    padded = -(-count // replicas) * replicas
+    if padded == count:
+        return images, labels, sample_weight
+    weights = np.ones(count, "float32") if sample_weight is None else np.asarray(sample_weight, "float32")
+    weights = weights * np.float32(padded / count)
+
+    def pad(array):
+        array = np.asarray(array)
+        return np.concatenate([array, np.zeros((padded - count, *array.shape[1:]), array.dtype)])
+
+    return pad(images), pad(labels), pad(weights)
 
 
 def _per_image_augmentation(augment, image_shape, seed, random_erasing):

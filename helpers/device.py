@@ -172,6 +172,34 @@ def _tpu_cluster_resolver():
         return None
 
 
+def num_replicas(model=None):
+    """How many replicas a batch is split over: the devices on the batch axis of the JAX
+    distribution set globally (`keras.distribution.DataParallel`, which `get_strategy` sets),
+    or the `num_replicas_in_sync` of `model`'s tf.distribute strategy (the one in scope when
+    no model is given). 1 on one device. `CompactTransformer.predict` and `evaluate` pad their
+    NumPy inputs to a whole number of replicas with it."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "jax":
+        distribution = keras.distribution.distribution()
+        if distribution is None:
+            return 1
+        mesh, axis = distribution.device_mesh, getattr(distribution, "batch_dim_name", None)
+        if axis not in mesh.axis_names:
+            return 1
+        import jax
+
+        # Each process feeds its own share of the batch to its own devices.
+        return max(1, mesh.shape[list(mesh.axis_names).index(axis)] // jax.process_count())
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        strategy = getattr(model, "distribute_strategy", None) or tf.distribute.get_strategy()
+        return int(strategy.num_replicas_in_sync)
+    return 1
+
+
 class SingleDeviceStrategy:
     """What `get_strategy()` returns when there is nothing to distribute over, or on a
     backend where Keras distributes by itself (JAX): `scope()` and `num_replicas_in_sync`

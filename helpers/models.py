@@ -30,7 +30,8 @@ from helpers.layers import (
     SeqPool,
     TransformerEncoder,
 )
-from helpers.data import check_images, check_num_classes, is_whole_number
+from helpers.data import check_images, check_num_classes, is_whole_number, pad_to_replicas
+from helpers.device import num_replicas
 from helpers.layers import initializers
 from helpers.layers.embeddings import sinusoidal_table
 from helpers.layers.encoder import LAYER_NORM_EPSILON
@@ -134,18 +135,53 @@ class CompactTransformer(keras.Model):
     `predict`, `evaluate`, `fit`) before they reach the compiled graph: raw pixels 0-255, a batch
     axis, RGB, at least one image, no NaN (`helpers.data.check_images`). The check runs in
     NumPy, outside the training step, so it costs the step nothing; tensors and tf.data
-    pipelines pass unchecked (`make_datasets` has checked those)."""
+    pipelines pass unchecked (`make_datasets` has checked those).
+
+    On several devices (`helpers.device.num_replicas`: JAX data parallelism, a tf.distribute
+    strategy), `predict` and `evaluate` take NumPy inputs of any size and any batch size,
+    although JAX splits only batches that divide evenly over the devices: the batch size is
+    rounded up to a multiple of the replicas, and the images are padded to one
+    (`helpers.data.pad_to_replicas`). `predict` drops the padded rows' outputs; `evaluate`
+    weighs them 0 and the others so that the loss and the metrics are those of the images
+    given. NumPy `validation_data` of `fit` is padded the same way."""
 
     def __call__(self, inputs, *args, **kwargs):
         return super().__call__(_checked(inputs), *args, **kwargs)
 
-    def predict(self, x, *args, **kwargs):
-        return super().predict(_checked(x), *args, **kwargs)
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        x = _checked(x)
+        replicas = num_replicas(self)
+        if replicas == 1 or steps is not None or not isinstance(x, np.ndarray):
+            return super().predict(x, batch_size=batch_size, verbose=verbose, steps=steps, callbacks=callbacks)
+        count = len(x)
+        padded = np.concatenate([x, np.zeros((-count % replicas, *x.shape[1:]), x.dtype)])
+        outputs = super().predict(
+            padded, batch_size=_whole_replicas(batch_size, replicas), verbose=verbose, callbacks=callbacks
+        )
+        return keras.tree.map_structure(lambda output: output[:count], outputs)
 
-    def evaluate(self, x=None, *args, **kwargs):
-        return super().evaluate(_checked(x), *args, **kwargs)
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None, **kwargs):
+        x = _checked(x)
+        replicas = num_replicas(self)
+        # fit passes _use_cached_eval_dataset=True for its validation data, which fit has padded.
+        if replicas > 1 and steps is None and "_use_cached_eval_dataset" not in kwargs and _arrays(x, y):
+            if len(x) % replicas:
+                _check_padding_is_exact(self, f"{len(x)} images do not split evenly over {replicas} replicas")
+                x, y, sample_weight = pad_to_replicas(x, y, replicas, sample_weight)
+            batch_size = _whole_replicas(batch_size, replicas)
+        return super().evaluate(
+            x, y, batch_size=batch_size, verbose=verbose, sample_weight=sample_weight, steps=steps, **kwargs
+        )
 
     def fit(self, x=None, *args, **kwargs):
+        validation = kwargs.get("validation_data")
+        replicas = num_replicas(self)
+        if replicas > 1 and isinstance(validation, (tuple, list)) and 2 <= len(validation) <= 3:
+            images, labels, *weights = validation
+            images = _checked(images)
+            if _arrays(images, labels) and len(images) % replicas:
+                _check_padding_is_exact(self, f"{len(images)} validation images do not split evenly over {replicas} replicas")
+                kwargs["validation_data"] = pad_to_replicas(images, labels, replicas, *weights)
         return super().fit(_checked(x), *args, **kwargs)
 
 
@@ -153,6 +189,30 @@ def _checked(images):
     if isinstance(images, (np.ndarray, list)):
         return check_images(images)
     return images
+
+
+def _arrays(images, labels):
+    """Images and labels as NumPy arrays of one length: what predict/evaluate/fit can pad."""
+    return isinstance(images, np.ndarray) and isinstance(labels, np.ndarray) and len(images) == len(labels)
+
+
+def _whole_replicas(batch_size, replicas):
+    """`batch_size` (Keras' default 32 when None) rounded up to a multiple of `replicas`."""
+    return -(-(32 if batch_size is None else int(batch_size)) // replicas) * replicas
+
+
+def _check_padding_is_exact(model, why):
+    """Zero-weight padding rows leave the loss and the metrics as they are only for Keras'
+    default loss reduction and for weighted metrics (`compile_model` compiles so)."""
+    reduction = getattr(model.loss, "reduction", "sum_over_batch_size")
+    unweighted = getattr(getattr(model, "_compile_metrics", None), "_user_metrics", None)
+    if reduction != "sum_over_batch_size" or unweighted:
+        raise ValueError(
+            f"{why}, and padding them with rows of weight 0 would change "
+            + (f"a loss of reduction {reduction!r}" if reduction != "sum_over_batch_size" else "metrics that ignore sample weights")
+            + f": pass a multiple of {num_replicas(model)} images, or compile with the default loss reduction and "
+            "the metrics as weighted_metrics (helpers.recipes.compile_model does)."
+        )
 
 
 @dataclass(frozen=True)

@@ -172,14 +172,17 @@ def make_optimizer(recipe, steps_per_epoch):
 
 
 def compile_model(model, recipe, steps_per_epoch, jit_compile="auto", steps_per_execution=1):
-    """AdamW + schedule, label-smoothed cross-entropy on logits, accuracy (one-hot labels)."""
+    """AdamW + schedule, label-smoothed cross-entropy on logits, accuracy (one-hot labels).
+    The accuracy heeds sample weights (a weighted metric: the same number where there are none),
+    so that an evaluation padded to whole replicas with zero-weight rows stays exact
+    (`helpers.data.pad_to_replicas`)."""
     if not is_whole_number(steps_per_epoch, 1):
         raise ValueError(f"steps_per_epoch must be a whole number >= 1, got {steps_per_epoch!r}.")
     recipe = check_recipe(recipe)
     model.compile(
         optimizer=make_optimizer(recipe, steps_per_epoch),
         loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=recipe.label_smoothing),
-        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+        weighted_metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
         jit_compile=jit_compile,
         steps_per_execution=steps_per_execution,
     )

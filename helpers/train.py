@@ -32,7 +32,15 @@ import keras
 
 from helpers import run_folder
 from helpers.data import BatchMixing, check_images_and_labels, check_num_classes, is_whole_number, make_datasets
-from helpers.device import PRECISION_VARIABLE, PRECISIONS, SingleDeviceStrategy, accelerator, choose_precision, set_seed
+from helpers.device import (
+    PRECISION_VARIABLE,
+    PRECISIONS,
+    SingleDeviceStrategy,
+    accelerator,
+    choose_precision,
+    num_replicas,
+    set_seed,
+)
 from helpers.models import build_compact_transformer, count_parameters, create_model, list_models
 from helpers.notebook import MINUTES_VARIABLE, SMOKE_TEST_IMAGES, SMOKE_TRAIN_IMAGES, SMOKE_VARIABLE, smoke_mode
 from helpers.recipes import Recipe, batch_scale, compile_model, get_recipe
@@ -91,8 +99,10 @@ def train(
     again. A call with other arguments is refused, naming what differs; so is a second live
     run into the same folder.
 
-    `batch_size` is the global batch (all replicas together); the learning rates follow it by
-    the rule of `helpers.recipes`. Training drops the last partial batch of an epoch.
+    `batch_size` is the global batch (all replicas together), a multiple of the replicas; the
+    learning rates follow it by the rule of `helpers.recipes`. Training drops the last partial
+    batch of an epoch; the test split is padded to whole replicas with rows of weight 0, which
+    leave its loss and accuracy as they are (`helpers.data.make_datasets`).
 
     `steps_per_epoch` fixes the optimizer steps between two evaluations, cycling through
     the training images as often as needed: runs on training sets of different sizes then
@@ -116,6 +126,12 @@ def train(
     if len(x_train) < recipe.batch_size:
         raise ValueError(
             f"{len(x_train)} training images make no full batch of {recipe.batch_size}: pass a smaller batch_size."
+        )
+    replicas = strategy.num_replicas_in_sync if strategy is not None else num_replicas()
+    if recipe.batch_size % replicas:
+        raise ValueError(
+            f"batch_size {recipe.batch_size} does not split over the {replicas} replicas: pass a multiple of {replicas} "
+            f"(the global batch, e.g. {-(-recipe.batch_size // replicas) * replicas})."
         )
     if steps_per_epoch is not None:
         if not is_whole_number(steps_per_epoch, 1):
@@ -246,6 +262,7 @@ def _train_session(
         train_ds, test_ds = make_datasets(
             x_train, y_train, x_test, y_test, batch_size=recipe.batch_size, augment=recipe.augment,
             num_classes=num_classes, seed=seed, random_erasing=recipe.random_erasing, mixing=mixing,
+            replicas=num_replicas(model),
         )
         if steps_per_epoch is None:
             return train_ds, test_ds, default_steps_per_epoch(len(x_train), recipe.batch_size), mixing
