@@ -390,11 +390,14 @@ def fit(
     Returns the Keras History of this session's epochs.
 
     The backup stays after the last epoch: `train` removes it once the run's results are
-    written. A NaN or infinite loss raises FloatingPointError at once, leaving the run folder
-    as it was after the last completed epoch."""
+    written. A NaN or infinite loss raises FloatingPointError at the end of the epoch it
+    occurred in (the check reads the epoch's mean loss, which a NaN in any step makes NaN: no
+    step waits for the device to report its loss), leaving the run folder as it was after the
+    last completed epoch."""
     if not is_whole_number(epochs, 1):
         raise ValueError(f"epochs must be a whole number >= 1, got {epochs!r}.")
-    all_callbacks = [keras.callbacks.TerminateOnNaN(raise_error=True), *callbacks]
+    # First, so that no later callback records the epoch whose loss is NaN.
+    all_callbacks = [StopOnNaN(), *callbacks]
     initial_epoch = 0
     if run_dir is not None:
         run_dir = Path(run_dir).expanduser()
@@ -428,9 +431,7 @@ def fit(
             verbose=verbose,
             shuffle=False,  # the tf.data pipeline shuffles
         )
-    except RuntimeError as error:
-        if "NaN or Inf loss" not in str(error):
-            raise
+    except NaNLoss as error:
         kept = (
             f" {run_dir} keeps the last completed epoch (backup/, history.csv, best.keras): the same call resumes from it."
             if run_dir is not None
@@ -440,6 +441,22 @@ def fit(
             f"Training stopped: the loss became NaN or infinite ({error}).{kept} Lower the learning rate, "
             "or train in float32 (precision='float32'), before going on."
         ) from None
+
+
+class NaNLoss(RuntimeError):
+    """Raised by StopOnNaN; `fit` turns it into a FloatingPointError saying what to do."""
+
+
+class StopOnNaN(keras.callbacks.Callback):
+    """Raises NaNLoss at the end of an epoch whose mean training loss is NaN or infinite.
+    Unlike keras.callbacks.TerminateOnNaN it has no batch hook, which would read the loss off
+    the device after every step (Keras then also hands each step's logs to the callbacks on
+    the training thread); a NaN makes the epoch's mean NaN, so this check misses none."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            raise NaNLoss(f"the mean training loss of epoch {epoch + 1} is {float(loss)}")
 
 
 def _columns(rows):
