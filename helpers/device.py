@@ -7,12 +7,23 @@ the backend can only be chosen before Keras is imported.
 
 import contextlib
 import glob
+import importlib.util
 import os
 import sys
 import tempfile
 
 PRECISION_VARIABLE = "CCT_PRECISION"
 PRECISIONS = ("auto", "float32", "mixed_bfloat16")
+
+
+def choose_backend():
+    """Without KERAS_BACKEND, Keras takes TensorFlow; where TensorFlow is not installed but JAX is
+    (a Colab TPU runtime, or `pip install .` on a machine with nothing else), take JAX instead.
+    Run when `helpers` is imported, so before Keras."""
+    if "KERAS_BACKEND" in os.environ or "keras" in sys.modules:
+        return
+    if tpu_present() or (importlib.util.find_spec("tensorflow") is None and importlib.util.find_spec("jax") is not None):
+        os.environ["KERAS_BACKEND"] = "jax"
 
 
 def tpu_present():
@@ -27,8 +38,7 @@ def prepare(verbose=True):
     path needs none); elsewhere KERAS_BACKEND as set (TensorFlow by default)."""
     if "keras" in sys.modules:
         print("note: Keras is already imported; restart the kernel to change its backend")
-    elif tpu_present() and "KERAS_BACKEND" not in os.environ:
-        os.environ["KERAS_BACKEND"] = "jax"
+    choose_backend()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     with quiet_native_logs():
         import keras

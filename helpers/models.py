@@ -62,7 +62,6 @@ def build_compact_transformer(
     attention_dropout=0.1,
     dropout=0.0,
     stochastic_depth=0.1,
-    keras_attention=False,
     dtype=None,
     name="compact_transformer",
 ):
@@ -70,7 +69,6 @@ def build_compact_transformer(
 
     tokenizer: "patch" (ViT-Lite, CVT) or "conv" (CCT).
     pooling: "class_token" (ViT-Lite) or "seqpool" (CVT, CCT).
-    keras_attention: use Keras' MultiHeadAttention in the encoder (same function, slower on CPU).
     dtype: a Keras dtype policy for every layer, e.g. "mixed_bfloat16" (compute in bfloat16,
     keep the weights in float32); None uses Keras' global policy (float32 by default). The
     logits are float32 either way.
@@ -115,7 +113,6 @@ def build_compact_transformer(
             attention_dropout=attention_dropout,
             dropout=dropout,
             drop_path_rate=float(rate),
-            keras_attention=keras_attention,
             name=f"encoder_{i}",
             **layer,
         )(x)

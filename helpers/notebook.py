@@ -99,7 +99,7 @@ class RunSettings:
                 f"{PROFILE_VARIABLE}=paper trains the whole run"
             )
         if self.minutes:
-            lines.append(f"note: {MINUTES_VARIABLE}=<minutes> before the set-up cell changes the budget")
+            lines.append(f"note: {MINUTES_VARIABLE}=<minutes>, set before notebook_settings() runs, changes the budget")
         if self.smoke:
             lines.append("note: smoke mode checks that the notebook runs; its numbers are not results")
         return "\n".join(lines)
@@ -247,3 +247,32 @@ def describe_run(results):
         f"{results['model']:>14}: test accuracy {results['test_accuracy']:6.2%}  "
         f"({recipe} recipe, {epochs} epoch(s){budget}, {images} training images{shipped}){label}"
     )
+
+
+def budget_note(compared):
+    """One line on whether the runs in `compared` (results dicts) had the same budget, and what
+    differs when not: the notebooks print it under their comparison of runs.
+
+    Equal recipe, epochs and training images (`run_budget`) compare like for like. Runs given
+    the same minutes on the same kind of device choose their epochs by their own speed: that
+    compares equal training time, not equal epochs. A shipped run was trained on another machine."""
+    budgets = [run_budget(results) for results in compared]
+    shipped = [results["model"] for results in compared if results.get("shipped")]
+    shipped_note = f"; {', '.join(shipped)}: the run shipped with the package, from another machine" if shipped else ""
+    if len(set(budgets)) == 1:
+        recipe, epochs, images = budgets[0]
+        return f"same budget: {recipe} recipe, {epochs} epoch(s), {images} training images{shipped_note}"
+    minutes = {results.get("minutes") for results in compared}
+    devices = {results.get("device") for results in compared}
+    same_time = None not in minutes and len(minutes) == len(devices) == 1 and not shipped
+    if same_time and len({(recipe, images) for recipe, _, images in budgets}) == 1:
+        epochs = ", ".join(f"{results['model']} {epochs}" for results, (_, epochs, _) in zip(compared, budgets))
+        return (
+            f"same {minutes.pop():g}-minute budget, each on a {devices.pop()}, so different epochs ({epochs}): "
+            "a comparison at equal training time, not at equal epochs"
+        )
+    fields = ("recipe", "epochs", "training images")
+    differing = [name for index, name in enumerate(fields) if len({budget[index] for budget in budgets}) > 1]
+    if len(minutes) > 1:
+        differing.append("time budget")
+    return f"note: the runs had different budgets ({', '.join(differing)}), so they are not directly comparable{shipped_note}"

@@ -193,24 +193,21 @@ def test_layers_round_trip_through_config(layer):
 
 
 def test_fused_attention_equals_keras_multi_head_attention():
-    from helpers.layers.encoder import copy_attention_weights
-
     x = np.random.default_rng(4).normal(size=(2, 9, 32)).astype("float32")
-    fused, reference = TransformerEncoder(32, 4, 2.0), TransformerEncoder(32, 4, 2.0, keras_attention=True)
-    fused(x), reference(x)
-    for name in ("pre_norm", "norm", "mlp_hidden", "mlp_output"):
-        getattr(fused, name).set_weights(getattr(reference, name).get_weights())
-    copy_attention_weights(reference, fused)
-    np.testing.assert_allclose(numpy(fused(x)), numpy(reference(x)), rtol=1e-5, atol=1e-5)
-    assert len(fused.trainable_weights) < len(reference.trainable_weights)  # 1 qkv kernel, not 3
-    count = lambda layer: sum(int(np.prod(w.shape)) for w in layer.trainable_weights)  # noqa: E731
-    assert count(fused) == count(reference)
-    round_trip = TransformerEncoder(32, 4, 2.0, keras_attention=True)
-    round_trip(x)
-    copy_attention_weights(fused, round_trip)
-    np.testing.assert_allclose(
-        numpy(round_trip.attention.query_dense.kernel), numpy(reference.attention.query_dense.kernel)
-    )
+    block = TransformerEncoder(32, 4, 2.0)
+    block(x)
+    rng = np.random.default_rng(5)
+    for weight in block.trainable_weights:
+        weight.assign(rng.normal(0, 0.3, weight.shape).astype("float32"))
+    # Keras' layer with the block's weights: the fused qkv kernel split in three, heads on their own axis.
+    reference = keras.layers.MultiHeadAttention(4, key_dim=8)
+    reference(x, x)
+    qkv = numpy(block.qkv.kernel).reshape(32, 3, 4, 8)
+    for index, dense in enumerate((reference.query_dense, reference.key_dense, reference.value_dense)):
+        dense.set_weights([qkv[:, index], np.zeros((4, 8), "float32")])
+    reference.output_dense.set_weights([numpy(block.attention_projection.kernel).reshape(4, 8, 32), numpy(block.attention_projection.bias)])
+    np.testing.assert_allclose(numpy(block.self_attention(x)), numpy(reference(x, x)), rtol=1e-5, atol=1e-5)
+    assert tuple(block.qkv.kernel.shape) == (32, 96) and block.qkv.bias is None  # one fused, bias-free projection
 
 
 def test_conv_tokenizer_feature_maps_end_in_the_tokens(images):

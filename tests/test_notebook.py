@@ -2,7 +2,16 @@ from types import SimpleNamespace
 
 import pytest
 
-from helpers.notebook import describe_run, load_run, notebook_settings, run_budget, runs_dir, save_run, smoke_mode
+from helpers.notebook import (
+    budget_note,
+    describe_run,
+    load_run,
+    notebook_settings,
+    run_budget,
+    runs_dir,
+    save_run,
+    smoke_mode,
+)
 
 RESULTS = {"model": "cct_2_3x2", "test_accuracy": 0.5, "recipe": "short", "epochs": 4, "train_images": 50000}
 
@@ -28,7 +37,7 @@ def test_smoke_run_does_not_replace_a_real_run(tmp_path, capsys):
 
 
 def test_missing_run_names_the_notebook(tmp_path, capsys):
-    assert load_run("vit_lite", folder=tmp_path) is None
+    assert load_run("vit_lite", folder=tmp_path, shipped=False) is None
     assert "02_vit_lite.ipynb" in capsys.readouterr().out
 
 
@@ -37,6 +46,46 @@ def test_smoke_runs_live_apart_from_real_runs(monkeypatch):
     assert runs_dir().parts[-2:] == ("runs", "smoke")
     monkeypatch.setenv("CCT_SMOKE", "0")
     assert runs_dir().parts[-2:] == ("runs", "notebooks")
+
+
+def test_smoke_notebooks_write_only_under_runs_smoke(monkeypatch, tmp_path):
+    # What a notebook's cells write to: the run folder of settings.training(family) and save_run's file.
+    monkeypatch.delenv("CCT_RUNS_DIR", raising=False)
+    monkeypatch.setenv("CCT_SMOKE", "1")
+    smoke = notebook_settings(verbose=False)
+    assert "out" not in smoke.training("cct")  # a smoke run keeps no run folder
+    monkeypatch.chdir(tmp_path)
+    save_run(make_run(0.1), "cct", smoke)
+    assert [str(path.relative_to(tmp_path)) for path in tmp_path.rglob("*") if path.is_file()] == ["runs/smoke/cct.json"]
+    monkeypatch.setenv("CCT_SMOKE", "0")
+    assert notebook_settings(verbose=False).training("cct")["out"] == runs_dir() / "cct-cpu"
+    assert runs_dir().parts[-2:] == ("runs", "notebooks")
+
+
+def test_runs_dir_follows_cct_runs_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("CCT_RUNS_DIR", str(tmp_path / "drive"))
+    monkeypatch.setenv("CCT_SMOKE", "0")
+    assert runs_dir() == tmp_path / "drive"
+    monkeypatch.setenv("CCT_SMOKE", "1")
+    assert runs_dir() == tmp_path / "drive" / "smoke"
+
+
+def test_missing_run_falls_back_to_the_shipped_run(tmp_path, capsys):
+    record = load_run("cvt", folder=tmp_path)
+    assert record["results"]["shipped"] and record["model"] == "cvt_2_4"
+    assert "shipped with the package" in capsys.readouterr().out
+
+
+def test_budget_note_says_what_differs():
+    cpu = dict(RESULTS, device="CPU", minutes=15.0)
+    assert budget_note([cpu, dict(cpu, model="cvt_2_4")]).startswith("same budget: short recipe, 4 epoch(s)")
+    same_time = budget_note([cpu, dict(cpu, model="vit_lite_2_4", epochs=7)])
+    assert "same 15-minute budget" in same_time and "cct_2_3x2 4, vit_lite_2_4 7" in same_time
+    shipped = dict(cpu, model="vit_lite_2_4", epochs=5, minutes=None, shipped="the CPU run")
+    note = budget_note([shipped, cpu])
+    assert "different budgets (epochs, time budget)" in note and "vit_lite_2_4: the run shipped" in note
+    smoke = dict(cpu, train_images=256, minutes=None, profile="smoke")
+    assert "training images" in budget_note([smoke, cpu])
 
 
 @pytest.mark.parametrize("value, expected", [("1", True), ("true", True), ("0", False), ("", False)])

@@ -1,6 +1,5 @@
 """The transformer encoder block, exactly as the official Compact Transformers code orders it."""
 
-import numpy as np
 
 import keras
 from keras import ops
@@ -54,11 +53,8 @@ class TransformerEncoder(keras.layers.Layer):
 
     Attention is computed as the official code does: one bias-free projection to q, k, v,
     softmax(q k^T / sqrt(d)) with dropout, times v, then an output projection with bias.
-    `keras_attention=True` uses Keras' `MultiHeadAttention` instead: the same function and
-    parameter count (it runs without bias and the block adds the output bias, since Keras'
-    `use_bias` switches all four projections together), but three separate projections make
-    it slower on a CPU. `helpers.layers.encoder.copy_attention_weights` moves weights between
-    the two forms.
+    Keras' `MultiHeadAttention` computes the same function with three separate projections,
+    which measured slower on a CPU (notebook 02 shows the two agree).
     """
 
     def __init__(
@@ -69,7 +65,6 @@ class TransformerEncoder(keras.layers.Layer):
         attention_dropout=0.1,
         dropout=0.0,
         drop_path_rate=0.0,
-        keras_attention=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -81,28 +76,16 @@ class TransformerEncoder(keras.layers.Layer):
         self.attention_dropout = attention_dropout
         self.dropout = dropout
         self.drop_path_rate = drop_path_rate
-        self.keras_attention = keras_attention
         sublayer = dict(dtype=self.dtype_policy)  # a mixed-precision block is mixed all through
 
         self.pre_norm = keras.layers.LayerNormalization(epsilon=LAYER_NORM_EPSILON, name="pre_norm", **sublayer)
-        if keras_attention:
-            self.attention = keras.layers.MultiHeadAttention(
-                num_heads,
-                key_dim=embed_dim // num_heads,
-                dropout=attention_dropout,
-                use_bias=False,
-                kernel_initializer=initializers.linear(),
-                name="attention",
-                **sublayer,
-            )
-        else:
-            self.qkv = keras.layers.Dense(
-                3 * embed_dim, use_bias=False, kernel_initializer=initializers.linear(), name="qkv", **sublayer
-            )
-            self.attention_projection = keras.layers.Dense(
-                embed_dim, kernel_initializer=initializers.linear(), name="attention_projection", **sublayer
-            )
-            self.attention_seed = keras.random.SeedGenerator()
+        self.qkv = keras.layers.Dense(
+            3 * embed_dim, use_bias=False, kernel_initializer=initializers.linear(), name="qkv", **sublayer
+        )
+        self.attention_projection = keras.layers.Dense(
+            embed_dim, kernel_initializer=initializers.linear(), name="attention_projection", **sublayer
+        )
+        self.attention_seed = keras.random.SeedGenerator()
         self.attention_dropout_layer = keras.layers.Dropout(dropout, **sublayer)
         self.norm = keras.layers.LayerNormalization(epsilon=LAYER_NORM_EPSILON, name="norm", **sublayer)
         self.mlp_hidden = keras.layers.Dense(
@@ -117,21 +100,13 @@ class TransformerEncoder(keras.layers.Layer):
 
     def build(self, input_shape):
         self.pre_norm.build(input_shape)
-        if self.keras_attention:
-            self.attention.build(input_shape, input_shape)
-            self.attention_output_bias = self.add_weight(
-                shape=(self.embed_dim,), initializer="zeros", name="attention_output_bias"
-            )
-        else:
-            self.qkv.build(input_shape)
-            self.attention_projection.build(input_shape)
+        self.qkv.build(input_shape)
+        self.attention_projection.build(input_shape)
         self.norm.build(input_shape)
         self.mlp_hidden.build(input_shape)
         self.mlp_output.build(tuple(input_shape[:-1]) + (int(self.embed_dim * self.mlp_ratio),))
 
     def self_attention(self, x, training=False):
-        if self.keras_attention:
-            return self.attention(x, x, training=training) + self.attention_output_bias
         batch_size, length = ops.shape(x)[0], x.shape[1]
         head_dim = self.embed_dim // self.num_heads
         qkv = ops.reshape(self.qkv(x), (batch_size, length, 3, self.num_heads, head_dim))
@@ -167,27 +142,5 @@ class TransformerEncoder(keras.layers.Layer):
             "attention_dropout": self.attention_dropout,
             "dropout": self.dropout,
             "drop_path_rate": self.drop_path_rate,
-            "keras_attention": self.keras_attention,
         }
 
-
-def copy_attention_weights(source, target):
-    """Copy the attention weights of one TransformerEncoder into another whose attention has
-    the other form (fused qkv <-> Keras MultiHeadAttention); both must be built."""
-    if source.keras_attention == target.keras_attention:
-        raise ValueError("Both blocks use the same attention form: use set_weights instead.")
-    dim, heads = source.embed_dim, source.num_heads
-    value_of = ops.convert_to_numpy  # copies: JAX may donate the source's buffers later
-    if source.keras_attention:
-        mha = source.attention
-        projections = [value_of(layer.kernel).reshape(dim, dim) for layer in (mha.query_dense, mha.key_dense, mha.value_dense)]
-        target.qkv.kernel.assign(np.concatenate(projections, axis=1))
-        target.attention_projection.kernel.assign(value_of(mha.output_dense.kernel).reshape(dim, dim))
-        target.attention_projection.bias.assign(value_of(source.attention_output_bias))
-    else:
-        mha = target.attention
-        qkv = value_of(source.qkv.kernel)
-        for index, layer in enumerate((mha.query_dense, mha.key_dense, mha.value_dense)):
-            layer.kernel.assign(qkv[:, index * dim : (index + 1) * dim].reshape(dim, heads, dim // heads))
-        mha.output_dense.kernel.assign(value_of(source.attention_projection.kernel).reshape(heads, dim // heads, dim))
-        target.attention_output_bias.assign(value_of(source.attention_projection.bias))
