@@ -313,6 +313,7 @@ def _train_session(
         "batch_size": recipe.batch_size,
         "train_images_per_s": round(epochs_run * images_per_epoch / wall_time, 1) if epochs_run else None,
         "device": accelerator(),
+        "replicas": num_replicas(model),
         "precision": precision,
         "backend": keras.backend.backend(),
         "versions": {"keras": keras.__version__, "numpy": np.__version__, "python": platform.python_version()},

@@ -70,6 +70,10 @@ MIRRORED_SCRIPT = textwrap.dedent(
     history = model.fit(train, epochs=1, verbose=0)
     changed = any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
     print("replicas", strategy.num_replicas_in_sync, "loss", history.history["loss"][0], "changed", changed)
+    # 5 images on 2 replicas: padded to 6 (CompactTransformer), scored as the 5.
+    logits = model.predict(xt[:5], verbose=0)
+    _, accuracy = model.evaluate(xt[:5], np.eye(10)[yt[:5].ravel()], verbose=0)
+    print("predicted", logits.shape[0], "exact", abs(accuracy - np.mean(logits.argmax(1) == yt[:5].ravel())) < 1e-6)
     """
 )
 
@@ -83,6 +87,7 @@ def test_mirrored_strategy_over_two_cpu_devices_trains_a_step():
     assert words[words.index("replicas") + 1] == "2"
     assert np.isfinite(float(words[words.index("loss") + 1]))
     assert words[words.index("changed") + 1] == "True"
+    assert (words[words.index("predicted") + 1], words[words.index("exact") + 1]) == ("5", "True")
 
 
 def _env():

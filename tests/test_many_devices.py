@@ -131,7 +131,7 @@ TRAIN = """
 def test_train_on_8_devices_with_the_global_batch(tmp_path):
     result = run_on_devices(TRAIN.format(out=str(tmp_path / "run")))
     results = result["results"]
-    assert result["replicas"] == DEVICES
+    assert result["replicas"] == results["replicas"] == DEVICES
     assert (results["batch_size"], results["steps_per_epoch"], results["test_images"]) == (64, 4, 100)
     assert np.isfinite(result["history"]["loss"][0]) and np.isfinite(result["history"]["val_loss"][0])
     # The padded test split scores exactly the 100 images: the same numbers from the predictions.
@@ -210,3 +210,6 @@ def test_notebooks_run_on_8_devices(tmp_path):
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1500)
     assert result.returncode == 0, result.stdout[-8000:]
     assert " passed" in result.stdout.splitlines()[-1]
+    for family in ("vit_lite", "cvt", "cct"):  # the runs that notebooks 02-04 saved
+        results = json.loads((tmp_path / "smoke" / f"{family}.json").read_text())["results"]
+        assert (results["backend"], results["replicas"], results["profile"]) == ("jax", DEVICES, "smoke"), family
