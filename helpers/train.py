@@ -123,6 +123,14 @@ def train(
     x_train, y_train = check_images_and_labels(x_train, y_train, num_classes, what="x_train")
     x_test, y_test = check_images_and_labels(x_test, y_test, num_classes, what="x_test")
     image_size = _image_size(x_train, x_test, model_overrides.pop("image_size", None))
+    if steps_per_epoch is not None:
+        if not is_whole_number(steps_per_epoch, 1):
+            raise ValueError(f"steps_per_epoch must be a whole number >= 1 (or None: one pass over the data), got {steps_per_epoch!r}.")
+        steps_per_epoch = int(steps_per_epoch)
+    if not is_whole_number(seed):
+        raise ValueError(f"seed must be a whole number, got {seed!r}.")
+    seed = int(seed)
+    precision = choose_precision(precision)
     if len(x_train) < recipe.batch_size:
         raise ValueError(
             f"{len(x_train)} training images make no full batch of {recipe.batch_size}: pass a smaller batch_size."
@@ -133,14 +141,6 @@ def train(
             f"batch_size {recipe.batch_size} does not split over the {replicas} replicas: pass a multiple of {replicas} "
             f"(the global batch, e.g. {-(-recipe.batch_size // replicas) * replicas})."
         )
-    if steps_per_epoch is not None:
-        if not is_whole_number(steps_per_epoch, 1):
-            raise ValueError(f"steps_per_epoch must be a whole number >= 1 (or None: one pass over the data), got {steps_per_epoch!r}.")
-        steps_per_epoch = int(steps_per_epoch)
-    if not is_whole_number(seed):
-        raise ValueError(f"seed must be a whole number, got {seed!r}.")
-    seed = int(seed)
-    precision = choose_precision(precision)
     session = dict(
         model_name=model_name, data=((x_train, y_train), (x_test, y_test)), recipe=recipe, strategy=strategy,
         seed=seed, verbose=verbose, steps_per_epoch=steps_per_epoch, precision=precision, num_classes=num_classes,
