@@ -4,9 +4,11 @@
     python scripts/keep_outputs.py /tmp/executed/02_vit_lite.ipynb notebooks/02_vit_lite.ipynb
 
 The code cells of both must be identical (markdown may have been edited since the run).
-Refuses smoke-mode outputs. Tidying changes no result: consecutive stream outputs are joined,
-a progress bar keeps only its last state (what Jupyter shows after the carriage returns),
-terminal colour codes go, and TensorFlow's start-up log lines on stderr are dropped.
+Refuses smoke-mode outputs, and outputs holding TensorFlow's or XLA's C++ start-up log lines:
+`helpers.device.prepare()` must keep those out of a real kernel's output, and scrubbing them here
+would hide it when it does not. Tidying changes no result: consecutive stream outputs are joined,
+a progress bar keeps only its last state (what Jupyter shows after the carriage returns), and
+terminal colour codes go.
 """
 
 import argparse
@@ -43,9 +45,20 @@ def tidy(outputs):
     for output in tidied:
         if output["output_type"] == "stream":
             text = _resolve_carriage_returns(ANSI.sub("", output["text"]))
-            text = "\n".join(line for line in text.split("\n") if not STARTUP_NOISE.match(line))
             output["text"] = text.splitlines(keepends=True)
     return [o for o in tidied if o["output_type"] != "stream" or "".join(o["text"]).strip()]
+
+
+def start_up_lines(notebook):
+    """The lines of a notebook's stream outputs that are C++ start-up log."""
+    return [
+        line
+        for cell in notebook["cells"]
+        for output in cell.get("outputs", [])
+        if output["output_type"] == "stream"
+        for line in "".join(output["text"]).split("\n")
+        if STARTUP_NOISE.match(line)
+    ]
 
 
 def main(argv=None):
@@ -61,6 +74,9 @@ def main(argv=None):
     text = json.dumps([c.get("outputs", []) for c in executed["cells"]])
     if "smoke mode: on" in text or "smoke mode: off" not in text:
         raise SystemExit("Not a real run (smoke mode on, or no settings printed): refusing its outputs.")
+    noisy = start_up_lines(executed)
+    if noisy:
+        raise SystemExit(f"C++ start-up log lines in the outputs, e.g. {noisy[0]!r}: refusing them.")
     runs = iter(c for c in executed["cells"] if c["cell_type"] == "code")
     for cell in target["cells"]:
         if cell["cell_type"] == "code":
