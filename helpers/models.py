@@ -134,10 +134,19 @@ class CompactTransformer(keras.Model):
     `predict`, `evaluate`, `fit`) before they reach the compiled graph: raw pixels 0-255, a batch
     axis, RGB, at least one image, no NaN (`helpers.data.check_images`). The check runs in
     NumPy, outside the training step, so it costs the step nothing; tensors and tf.data
-    pipelines pass unchecked (`make_datasets` has checked those)."""
+    pipelines pass unchecked (`make_datasets` has checked those).
+
+    Fed by `helpers.data.ImageBatches` with augmentation ({"images": uint8, "augment": parameters}),
+    it augments the batch on the device inside the training step (`helpers.device_augmentation`)
+    and otherwise uses the images as they are; this adds no weights."""
 
     def __call__(self, inputs, *args, **kwargs):
+        inputs = _augmented(inputs, kwargs.get("training", args[0] if args else None))
         return super().__call__(_checked(inputs), *args, **kwargs)
+
+    def call(self, inputs, training=None, mask=None, **kwargs):
+        # JAX's training step reaches `call` through `stateless_call`, past `__call__`.
+        return super().call(_augmented(inputs, training), training=training, mask=mask, **kwargs)
 
     def predict(self, x, *args, **kwargs):
         return super().predict(_checked(x), *args, **kwargs)
@@ -146,7 +155,24 @@ class CompactTransformer(keras.Model):
         return super().evaluate(_checked(x), *args, **kwargs)
 
     def fit(self, x=None, *args, **kwargs):
+        callback = getattr(x, "epoch_callback", None)  # ImageBatches: follow fit's epochs
+        if callback is not None:
+            callbacks = list(kwargs.get("callbacks") or [])
+            kwargs["callbacks"] = callbacks + [callback] * (callback not in callbacks)
         return super().fit(_checked(x), *args, **kwargs)
+
+
+def _augmented(inputs, training):
+    """The images of a batch from `helpers.data.ImageBatches` ({"images", "augment"}):
+    augmented on the device when training (`helpers.device_augmentation`), else as they are.
+    Anything else passes unchanged."""
+    if not (isinstance(inputs, dict) and set(inputs) == {"images", "augment"}):
+        return inputs
+    if training:
+        from helpers.device_augmentation import augment_batch
+
+        return augment_batch(inputs["images"], inputs["augment"])
+    return keras.ops.cast(inputs["images"], "float32")
 
 
 def _checked(images):
