@@ -8,7 +8,7 @@ the parent prints a table. Without CIFAR10_DIR the 4000-image sample is used (an
   host        ImageBatches(augment="paper") batches/s: parameter draws, label mixing, uint8 gather
   tfdata      make_datasets(..., augment="paper") batches/s (the tf.data pipeline, TensorFlow)
   augment     augment_batch on batch 128, jit-compiled (tf.function(jit_compile=True) / jax.jit)
-  train       cct_2_3x2 fit steps/s (float32, batch 128) with either pipeline
+  train       cct_2_3x2 fit img/s (float32, batch 128) with either pipeline, and without augmentation
 """
 
 import argparse
@@ -108,6 +108,8 @@ def part_train(pipeline, steps, warmup):
     x, y, _ = load()
     if pipeline == "device":
         train = ImageBatches(x, y, BATCH, augment="paper", seed=0)
+    elif pipeline == "none":
+        train = ImageBatches(x, y, BATCH, seed=0, shuffle=True, drop_remainder=True)
     else:
         train, _ = make_datasets(x, y, x[:BATCH], y[:BATCH], batch_size=BATCH, augment="paper", seed=0)
     model = create_model("cct_2_3x2")
@@ -143,7 +145,9 @@ RUNS = [
     ("augment", "jax", "(c) augment_batch, batch 128, jax.jit"),
     ("train-device", "tensorflow", "(d) fit cct_2_3x2, device augmentation (TF)"),
     ("train-tfdata", "tensorflow", "(d) fit cct_2_3x2, tf.data augmentation (TF)"),
+    ("train-none", "tensorflow", "(d) fit cct_2_3x2, no augmentation (TF, baseline)"),
     ("train-device", "jax", "(d) fit cct_2_3x2, device augmentation (JAX)"),
+    ("train-none", "jax", "(d) fit cct_2_3x2, no augmentation (JAX, baseline)"),
 ]
 
 

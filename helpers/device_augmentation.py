@@ -88,7 +88,7 @@ def augment_batch(images, params):
         x = ops.where(_box_mask(params["cutmix_box"], height, width), partner, x)
         lam = _per_image(params["mix_lambda"])
         x = lam * x + (1.0 - lam) * partner
-    return ops.clip(x, 0.0, 255.0)
+    return _materialized(ops.clip(x, 0.0, 255.0))  # computed once, not inside the model's first layers
 
 
 def _materialized(x):
