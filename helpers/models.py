@@ -140,10 +140,19 @@ class CompactTransformer(keras.Model):
     rounded up to a multiple of the replicas, and the images are padded to one
     (`helpers.data.pad_to_replicas`). `predict` drops the padded rows' outputs; `evaluate`
     weighs them 0 and the others so that the loss and the metrics are those of the images
-    given. NumPy `validation_data` of `fit` is padded the same way."""
+    given. NumPy `validation_data` of `fit` is padded the same way.
+
+    Fed by `helpers.data.ImageBatches` with augmentation ({"images": uint8, "augment": parameters}),
+    it augments the batch on the device inside the training step (`helpers.device_augmentation`)
+    and otherwise uses the images as they are; this adds no weights."""
 
     def __call__(self, inputs, *args, **kwargs):
+        inputs = _augmented(inputs, kwargs.get("training", args[0] if args else None))
         return super().__call__(_checked(inputs), *args, **kwargs)
+
+    def call(self, inputs, training=None, mask=None, **kwargs):
+        # JAX's training step reaches `call` through `stateless_call`, past `__call__`.
+        return super().call(_augmented(inputs, training), training=training, mask=mask, **kwargs)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         x = _checked(x)
@@ -171,6 +180,10 @@ class CompactTransformer(keras.Model):
         )
 
     def fit(self, x=None, *args, **kwargs):
+        callback = getattr(x, "epoch_callback", None)  # ImageBatches: follow fit's epochs
+        if callback is not None:
+            callbacks = list(kwargs.get("callbacks") or [])
+            kwargs["callbacks"] = callbacks + [callback] * (callback not in callbacks)
         validation = kwargs.get("validation_data")
         replicas = num_replicas(self)
         if replicas > 1 and isinstance(validation, (tuple, list)) and 2 <= len(validation) <= 3:
@@ -180,6 +193,19 @@ class CompactTransformer(keras.Model):
                 _check_padding_is_exact(self, f"{len(images)} validation images do not split evenly over {replicas} replicas")
                 kwargs["validation_data"] = pad_to_replicas(images, labels, replicas, *weights)
         return super().fit(_checked(x), *args, **kwargs)
+
+
+def _augmented(inputs, training):
+    """The images of a batch from `helpers.data.ImageBatches` ({"images", "augment"}):
+    augmented on the device when training (`helpers.device_augmentation`), else as they are.
+    Anything else passes unchanged."""
+    if not (isinstance(inputs, dict) and set(inputs) == {"images", "augment"}):
+        return inputs
+    if training:
+        from helpers.device_augmentation import augment_batch
+
+        return augment_batch(inputs["images"], inputs["augment"])
+    return keras.ops.cast(inputs["images"], "float32")
 
 
 def _checked(images):
