@@ -393,6 +393,8 @@ def _image_batches_class():
         erasing with probability `random_erasing`, MixUp or CutMix per batch until `mix_off_epoch`)
         yield ({"images": uint8 images, "augment": {parameter arrays}}, float32 soft labels).
         shuffle / drop_remainder: default True when augmenting (a training set), False otherwise.
+        steps_per_epoch: batches per epoch, cycling through the images (each pass in a new order)
+          as often as needed; default one pass.
         The order and the draws of batch b in epoch e depend only on (seed, e, b), so a run resumed
         at epoch k (`initial_epoch=k`, or `set_epoch(k)`) sees what an uninterrupted run would. The
         epoch follows `fit`'s through `epoch_callback` (added by `CompactTransformer.fit`; with
@@ -414,6 +416,7 @@ def _image_batches_class():
             random_erasing=0.0,
             mix_off_epoch=None,
             initial_epoch=0,
+            steps_per_epoch=None,
             **kwargs,
         ):
             super().__init__(**kwargs)
@@ -437,15 +440,21 @@ def _image_batches_class():
             self.random_erasing = float(random_erasing)
             self.mix_off_epoch = mix_off_epoch
             self._eye = np.eye(self.num_classes, dtype=np.float32)
+            if steps_per_epoch is not None and not is_whole_number(steps_per_epoch, 1):
+                raise ValueError(f"steps_per_epoch must be a whole number >= 1 (or None: one pass), got {steps_per_epoch!r}.")
+            self.steps_per_epoch = None if steps_per_epoch is None else int(steps_per_epoch)
             self.set_epoch(initial_epoch)
 
         def set_epoch(self, epoch):
             """Make the coming batches those of `epoch` (0-based), e.g. when resuming a run."""
             self.epoch = int(epoch)
+            count = len(self.images)
+            passes = 1 if self.steps_per_epoch is None else -(-self.steps_per_epoch * self.batch_size // count)
             if self.shuffle:
-                self._order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.images))
+                orders = [np.random.default_rng([self.seed, self.epoch, p]).permutation(count) for p in range(passes)]
             else:
-                self._order = np.arange(len(self.images))
+                orders = [np.arange(count)] * passes
+            self._order = np.concatenate(orders)
 
         @property
         def mixing(self):
@@ -453,6 +462,8 @@ def _image_batches_class():
             return self.augment == "paper" and (self.mix_off_epoch is None or self.epoch < self.mix_off_epoch)
 
         def __len__(self):
+            if self.steps_per_epoch is not None:
+                return self.steps_per_epoch
             whole, rest = divmod(len(self.images), self.batch_size)
             return whole + (rest > 0 and not self.drop_remainder)
 

@@ -47,7 +47,6 @@ import functools
 
 import numpy as np
 
-import keras
 from keras import ops
 
 from helpers.augment_params import ERASE_BANK_SIZE, MAX_LEVEL, OP_INDEX

@@ -20,6 +20,7 @@ import argparse
 import dataclasses
 import hashlib
 import inspect
+import itertools
 import json
 import math
 import platform
@@ -257,44 +258,62 @@ def _train_session(
     session_start = time.perf_counter()
     set_seed(seed)
 
-    def datasets(recipe):
+    on_device = augments_on_device()
+
+    def pipeline(recipe):
+        """(training data, validation data, steps per epoch, callbacks): uint8 batches augmented on
+        the device (`helpers.data.ImageBatches`), or tf.data augmenting on the host."""
+        if on_device:
+            from helpers.data import ImageBatches
+
+            train_batches = ImageBatches(
+                x_train, y_train, recipe.batch_size, augment=recipe.augment, num_classes=num_classes, seed=seed,
+                shuffle=True, drop_remainder=True, random_erasing=recipe.random_erasing,
+                mix_off_epoch=recipe.mix_off_epoch, steps_per_epoch=steps_per_epoch,
+            )
+            test = (x_test, np.eye(num_classes, dtype="float32")[y_test])  # the model pads it over replicas
+            return train_batches, test, len(train_batches), []
         mixing = BatchMixing(recipe.mix_off_epoch) if recipe.augment == "paper" else None
         train_ds, test_ds = make_datasets(
             x_train, y_train, x_test, y_test, batch_size=recipe.batch_size, augment=recipe.augment,
             num_classes=num_classes, seed=seed, random_erasing=recipe.random_erasing, mixing=mixing,
             replicas=num_replicas(model),
         )
+        callbacks = [mixing.callback] if mixing else []
         if steps_per_epoch is None:
-            return train_ds, test_ds, default_steps_per_epoch(len(x_train), recipe.batch_size), mixing
-        return train_ds.repeat(), test_ds, steps_per_epoch, mixing
+            return train_ds, test_ds, default_steps_per_epoch(len(x_train), recipe.batch_size), callbacks
+        return train_ds.repeat(), test_ds, steps_per_epoch, callbacks
 
     with strategy.scope():
         model = create_model(model_name, num_classes=num_classes, image_size=image_size, dtype=precision, **model_overrides)
     if minutes is not None and not planned:
-        train_ds, test_ds, steps, _ = datasets(recipe)
+        train_data, test_data, steps, _ = pipeline(recipe)
         with strategy.scope():
-            recipe = _fit_to_budget(model, recipe, minutes, train_ds, test_ds, steps, len(x_test), session_start)
+            recipe = _fit_to_budget(model, recipe, minutes, train_data, test_data, steps, len(x_test), session_start)
         if out is not None:
             run_folder.claim(out, config_for(recipe))
-    train_ds, test_ds, steps, mixing = datasets(recipe)
+    train_data, test_data, steps, callbacks = pipeline(recipe)
     with strategy.scope():
         compile_model(model, recipe, steps)
     if batch_scale(recipe.batch_size) != 1 and verbose:
         print(f"batch {recipe.batch_size}: learning rates x{batch_scale(recipe.batch_size):.3g} (helpers.recipes)")
 
-    callbacks = [mixing.callback] if mixing else []
     if minutes is not None:
         callbacks.append(StopAtDeadline(session_start + minutes * 60))
     start = time.perf_counter()
     history = fit(
-        model, train_ds, test_ds, recipe.epochs, run_dir=out, verbose=verbose, steps_per_epoch=steps_per_epoch,
-        keep_best=out is not None, callbacks=callbacks,
+        model, train_data, test_data, recipe.epochs, run_dir=out, verbose=verbose,
+        steps_per_epoch=None if on_device else steps_per_epoch, keep_best=out is not None, callbacks=callbacks,
+        validation_batch_size=recipe.batch_size if on_device else None,
     )
     wall_time = time.perf_counter() - start
     epochs_run = len(history.history.get("loss", []))
     images_per_epoch = steps * recipe.batch_size
     full_history = _columns(read_history(out)) if out is not None else history.history
-    test_loss, test_accuracy = model.evaluate(test_ds, verbose=0)
+    if on_device:
+        test_loss, test_accuracy = model.evaluate(*test_data, batch_size=recipe.batch_size, verbose=0)
+    else:
+        test_loss, test_accuracy = model.evaluate(test_data, verbose=0)
     results = {
         "model": model_name,
         "recipe": recipe.name,
@@ -314,6 +333,7 @@ def _train_session(
         "train_images_per_s": round(epochs_run * images_per_epoch / wall_time, 1) if epochs_run else None,
         "device": accelerator(),
         "replicas": num_replicas(model),
+        "augmentation": "device" if on_device else "host (tf.data)",
         "precision": precision,
         "backend": keras.backend.backend(),
         "versions": {"keras": keras.__version__, "numpy": np.__version__, "python": platform.python_version()},
@@ -323,12 +343,36 @@ def _train_session(
     return TrainingRun(model, full_history, results)
 
 
-def _fit_to_budget(model, recipe, minutes, train_ds, test_ds, steps, test_images, session_start):
+def augments_on_device():
+    """Where `train()` augments: on the device, inside the training step, for every backend but
+    TensorFlow and for TensorFlow on a GPU or TPU (the host only feeds uint8 batches, so 2 vCPUs
+    keep up); on the host with tf.data for TensorFlow on a CPU, where it measured faster
+    (`benchmarks/input_pipeline.py`: cct_2_3x2 on 2 cores, 141 against 89 images/s)."""
+    return keras.backend.backend() != "tensorflow" or accelerator() != "CPU"
+
+
+def _batches(data, batch_size):
+    """An endless iterator over (x, y) batches of a tf.data set, an ImageBatches or NumPy arrays
+    (these in batches of `batch_size`, wrapping around)."""
+    if isinstance(data, tuple):
+        images, labels = data
+        for start in itertools.count(0, batch_size):
+            rows = np.arange(start, start + batch_size) % len(images)
+            yield images[rows], labels[rows]
+    elif hasattr(data, "repeat"):
+        yield from (batch[:2] for batch in data.repeat())
+    else:
+        while True:
+            for index in range(len(data)):
+                yield data[index]
+
+
+def _fit_to_budget(model, recipe, minutes, train_data, test_data, steps, test_images, session_start):
     """The recipe with the epochs that fit in `minutes`, from timed training and evaluation steps
     of `model` (whose weights are put back afterwards); prints the estimate."""
     initial = [variable.numpy() for variable in model.weights]
     compile_model(model, dataclasses.replace(recipe, epochs=1), steps)
-    train_batches = iter(train_ds.repeat())
+    train_batches = _batches(train_data, recipe.batch_size)
     tic = time.perf_counter()
     model.train_on_batch(*next(train_batches))  # compiles
     compile_s = time.perf_counter() - tic
@@ -336,7 +380,7 @@ def _fit_to_budget(model, recipe, minutes, train_ds, test_ds, steps, test_images
     for _ in range(PROBE_STEPS):
         model.train_on_batch(*next(train_batches))
     step_s = (time.perf_counter() - tic) / PROBE_STEPS
-    test_batches = iter(test_ds.repeat())
+    test_batches = _batches(test_data, recipe.batch_size)
     tic = time.perf_counter()
     model.test_on_batch(*next(test_batches))
     compile_s += time.perf_counter() - tic
@@ -382,7 +426,7 @@ class StopAtDeadline(keras.callbacks.Callback):
 
 def fit(
     model, train_data, validation_data, epochs, run_dir=None, verbose="auto", callbacks=(), steps_per_epoch=None,
-    keep_best=False,
+    keep_best=False, validation_batch_size=None,
 ):
     """`model.fit` with a progress bar, a stop on NaN loss and, given `run_dir`, a CSV log
     (`history.csv`) and a backup each epoch so that the same call after an interruption
@@ -425,6 +469,7 @@ def fit(
         return model.fit(
             train_data,
             validation_data=validation_data,
+            validation_batch_size=validation_batch_size,
             epochs=int(epochs),
             initial_epoch=initial_epoch,
             steps_per_epoch=steps_per_epoch,

@@ -4,7 +4,6 @@ import json
 import math
 
 import keras
-import numpy as np
 import pytest
 
 from helpers.data import load_cifar10_sample, make_datasets
