@@ -103,7 +103,7 @@ def part_train(pipeline, steps, warmup):
 
     from helpers.data import ImageBatches, make_datasets
     from helpers.models import create_model
-    from helpers.training import compile_model, get_recipe
+    from helpers.recipes import compile_model, get_recipe
 
     x, y, _ = load()
     if pipeline == "device":

@@ -212,7 +212,7 @@ def test_image_batches_cover_every_image_once():
 
 def test_fit_and_reload_on_the_current_backend(sample, tmp_path):
     from helpers.models import create_model
-    from helpers.training import compile_model, get_recipe
+    from helpers.recipes import compile_model, get_recipe
 
     x, y = sample[0][:64], sample[1][:64]
     train = ImageBatches(x, y, 32, augment="paper", seed=0, random_erasing=0.25, mix_off_epoch=1)
@@ -235,7 +235,7 @@ JAX_SCRIPT = textwrap.dedent(
     from helpers.data import ImageBatches, load_cifar10_sample
     from helpers.device_augmentation import augment_batch
     from helpers.models import create_model
-    from helpers.training import compile_model, get_recipe
+    from helpers.recipes import compile_model, get_recipe
 
     batch = dict(np.load(sys.argv[1]))
     images = batch.pop("images")
