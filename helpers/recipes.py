@@ -78,8 +78,10 @@ RECIPES = {
         "smoothing 0.1; random-resized crop (scale 0.8-1), flip, RandAugment m9; MixUp 0.8 / "
         "CutMix 1.0 until epoch 175 of 300; no random erasing (that run sets reprob 0, the data "
         "set's config 0.25). Deviations: the learning rate changes every step, not every epoch; "
-        "RandAugment is Keras' layer scaled to timm's strengths (helpers.augmentation lists what "
-        "still differs); MixUp and CutMix mix every batch (timm: probability 1.0, the same).",
+        "on the device, timm's per-image RandAugment with the geometry applied first in one "
+        "resampling (helpers.device_augmentation); on a TensorFlow CPU, Keras' RandAugment scaled "
+        "to timm's strengths, its ops drawn per batch (helpers.augmentation); MixUp and CutMix mix "
+        "every batch (timm: probability 1.0, the same).",
     ),
     "short": Recipe(
         name="short",
