@@ -238,7 +238,7 @@ def make_datasets(
       (images, labels, sample weights) whose loss and accuracy are those of the unpadded split;
       make `batch_size` a multiple of it too.
     """
-    import tensorflow as tf
+    tf = _tensorflow("make_datasets (tf.data pipelines)")
 
     if augment not in AUGMENTATIONS:
         raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {augment!r}.")
@@ -271,6 +271,22 @@ def make_datasets(
         test = tf.data.Dataset.from_tensor_slices((x_test, y_test, test_weights)).batch(batch_size)
         test = test.map(lambda x, y, w: (*to_training_pair(x, y), w), num_parallel_calls=tf.data.AUTOTUNE)
     return train, test.prefetch(tf.data.AUTOTUNE)
+
+
+def _tensorflow(what):
+    """TensorFlow, or an ImportError saying how to install it at this package's range."""
+    try:
+        import tensorflow as tf
+    except ImportError:
+        from helpers import INSTALL_SOURCE, PROJECT
+
+        raise ImportError(
+            f"{what} needs TensorFlow, which is not installed (a Colab TPU runtime has none). train() does not: "
+            "on this backend it feeds ImageBatches and augments on the device. To install it at the range "
+            f'this package is tested with (about 600 MB, one to two minutes): %pip install "{PROJECT}[tensorflow] @ '
+            f'{INSTALL_SOURCE}"'
+        ) from None
+    return tf
 
 
 def pad_to_replicas(images, labels, replicas, sample_weight=None):

@@ -186,3 +186,20 @@ def test_batch_mixing_switches_off_from_its_epoch(sample):
     mixing.callback.on_epoch_begin(2)
     assert set(np.unique(next(iter(train))[1].numpy())) == {0.0, 1.0}
 
+
+
+def test_without_tensorflow_make_datasets_says_how_to_install_it(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_tensorflow(name, *args, **kwargs):
+        if name == "tensorflow" or name.startswith("tensorflow."):
+            raise ImportError("No module named 'tensorflow'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_tensorflow)
+    images = np.zeros((4, 32, 32, 3), "uint8")
+    labels = np.zeros(4, "int64")
+    with pytest.raises(ImportError, match=r"\[tensorflow\] @ git\+https://.*@v\d"):
+        data.make_datasets(images, labels, images, labels, batch_size=2)
