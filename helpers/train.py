@@ -59,6 +59,8 @@ from helpers.run_folder import (
 
 # Timed training steps before a budgeted run chooses its epochs (after one untimed step that compiles).
 PROBE_STEPS = 12
+# Runs this long print their estimated duration before they start.
+LONG_RUN_EPOCHS = 50
 
 
 @dataclasses.dataclass
@@ -287,11 +289,15 @@ def _train_session(
     with strategy.scope():
         model = create_model(model_name, num_classes=num_classes, image_size=image_size, dtype=precision, **model_overrides)
     if minutes is not None and not planned:
-        train_data, test_data, steps, _ = pipeline(recipe)
         with strategy.scope():
-            recipe = _fit_to_budget(model, recipe, minutes, train_data, test_data, steps, len(x_test), session_start)
+            recipe = _fit_to_budget(model, recipe, minutes, pipeline(recipe), len(x_test), session_start)
         if out is not None:
             run_folder.claim(out, config_for(recipe))
+    elif recipe.epochs >= LONG_RUN_EPOCHS:
+        epochs_done = len(read_history(out)) if out is not None else 0
+        if epochs_done < recipe.epochs:
+            with strategy.scope():
+                _announce_long_run(model, recipe, pipeline(recipe), len(x_test), epochs_done)
     train_data, test_data, steps, callbacks = pipeline(recipe)
     with strategy.scope():
         compile_model(model, recipe, steps)
@@ -367,9 +373,9 @@ def _batches(data, batch_size):
                 yield data[index]
 
 
-def _fit_to_budget(model, recipe, minutes, train_data, test_data, steps, test_images, session_start):
-    """The recipe with the epochs that fit in `minutes`, from timed training and evaluation steps
-    of `model` (whose weights are put back afterwards); prints the estimate."""
+def _measure_epoch(model, recipe, train_data, test_data, steps, test_images):
+    """(seconds per epoch with its evaluation, seconds to compile) from timed training and
+    evaluation steps of `model`, whose weights are put back afterwards."""
     initial = [variable.numpy() for variable in model.weights]
     compile_model(model, dataclasses.replace(recipe, epochs=1), steps)
     train_batches = _batches(train_data, recipe.batch_size)
@@ -391,10 +397,15 @@ def _fit_to_budget(model, recipe, minutes, train_data, test_data, steps, test_im
     test_step_s = (time.perf_counter() - tic) / eval_steps
     for variable, value in zip(model.weights, initial):
         variable.assign(value)
-    epoch_s = steps * step_s + math.ceil(test_images / recipe.batch_size) * test_step_s
+    return steps * step_s + math.ceil(test_images / recipe.batch_size) * test_step_s, compile_s, recipe.batch_size / step_s
+
+
+def _fit_to_budget(model, recipe, minutes, pipeline, test_images, session_start):
+    """The recipe with the epochs that fit in `minutes`, measured on `model`; prints the estimate."""
+    train_data, test_data, steps, _ = pipeline
+    epoch_s, compile_s, images_per_s = _measure_epoch(model, recipe, train_data, test_data, steps, test_images)
     left_s = minutes * 60 - (time.perf_counter() - session_start) - compile_s  # compiled again for the real schedule
     epochs = max(1, int(left_s // epoch_s))
-    images_per_s = recipe.batch_size / step_s
     print(
         f"budget {minutes:g} min: {images_per_s:,.0f} training images/s measured, {epoch_s:.0f} s per epoch with its "
         f"evaluation -> {epochs} epoch(s) of the {recipe.name} recipe, estimated to end in "
@@ -403,6 +414,19 @@ def _fit_to_budget(model, recipe, minutes, train_data, test_data, steps, test_im
     if epochs == 1 and left_s < epoch_s:
         print("note: one epoch takes longer than the budget allows; it trains one all the same")
     return dataclasses.replace(recipe, epochs=epochs)
+
+
+def _announce_long_run(model, recipe, pipeline, test_images, epochs_done):
+    """Before a run of LONG_RUN_EPOCHS epochs or more (the paper's 310), print how long it will take."""
+    train_data, test_data, steps, _ = pipeline
+    epoch_s, compile_s, images_per_s = _measure_epoch(model, recipe, train_data, test_data, steps, test_images)
+    left = recipe.epochs - epochs_done
+    hours = (compile_s + left * epoch_s) / 3600
+    print(
+        f"{left} epoch(s) of the {recipe.name} recipe to train: {images_per_s:,.0f} training images/s measured, "
+        f"{epoch_s:.0f} s per epoch with its evaluation -> estimated {hours:.1f} h (a time budget instead: "
+        f"minutes=..., --minutes, {MINUTES_VARIABLE})"
+    )
 
 
 class StopAtDeadline(keras.callbacks.Callback):

@@ -116,3 +116,13 @@ def test_training_drops_the_last_partial_batch(sample):
     assert [int(images.shape[0]) for images, _ in train_ds] == [64, 64, 64]
     with pytest.raises(ValueError, match="no full batch"):
         train("cct_2_3x2", ((x[:50], y[:50]), (xt, yt)), epochs=1, batch_size=64)
+
+
+def test_a_long_run_prints_its_estimated_hours_before_it_starts(sample, monkeypatch, capsys):
+    import helpers.train
+
+    monkeypatch.setattr(helpers.train, "LONG_RUN_EPOCHS", 2)  # the paper's 310 epochs, in miniature
+    run = train("cct_2_3x2", sample, epochs=2, batch_size=64, verbose=0)
+    printed = capsys.readouterr().out
+    assert "2 epoch(s) of the short recipe to train:" in printed and "estimated" in printed and " h (" in printed
+    assert len(run.history["loss"]) == 2
