@@ -91,7 +91,8 @@ def train(
 
     `minutes`: a wall-clock budget for training (its per-epoch evaluations and compilation
     included) instead of `epochs`: the epochs that fit are measured and chosen before training
-    starts, and training stops at the end of an epoch if the budget runs out all the same.
+    starts (at most the recipe's own), and training stops at the end of an epoch if the budget
+    runs out all the same.
     Without either, the recipe's epochs.
 
     With `out`, a run folder (see the README's "Run folders"): its config.json records what
@@ -405,10 +406,11 @@ def _fit_to_budget(model, recipe, minutes, pipeline, test_images, session_start)
     train_data, test_data, steps, _ = pipeline
     epoch_s, compile_s, images_per_s = _measure_epoch(model, recipe, train_data, test_data, steps, test_images)
     left_s = minutes * 60 - (time.perf_counter() - session_start) - compile_s  # compiled again for the real schedule
-    epochs = max(1, int(left_s // epoch_s))
+    epochs = min(max(1, int(left_s // epoch_s)), recipe.epochs)  # never more than the whole recipe
     print(
         f"budget {minutes:g} min: {images_per_s:,.0f} training images/s measured, {epoch_s:.0f} s per epoch with its "
-        f"evaluation -> {epochs} epoch(s) of the {recipe.name} recipe, estimated to end in "
+        f"evaluation -> {epochs} epoch(s) of the {recipe.name} recipe"
+        f"{' (all of it)' if epochs == recipe.epochs else ''}, estimated to end in "
         f"{(time.perf_counter() - session_start + compile_s + epochs * epoch_s) / 60:.1f} min"
     )
     if epochs == 1 and left_s < epoch_s:
