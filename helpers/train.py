@@ -57,8 +57,10 @@ from helpers.run_folder import (
     write_history,
 )
 
-# Timed training steps before a budgeted run chooses its epochs (after one untimed step that compiles).
-PROBE_STEPS = 12
+# Timed training steps before a budgeted run chooses its epochs, after one step that compiles and
+# PROBE_WARMUP_STEPS more, untimed.
+PROBE_WARMUP_STEPS, PROBE_STEPS = 15, 30
+PLANNING_MARGIN = 1.1
 # Runs this long print their estimated duration before they start.
 LONG_RUN_EPOCHS = 50
 
@@ -383,6 +385,10 @@ def _measure_epoch(model, recipe, train_data, test_data, steps, test_images):
     tic = time.perf_counter()
     model.train_on_batch(*next(train_batches))  # compiles
     compile_s = time.perf_counter() - tic
+    # The input pipeline filled its buffers while the step compiled: time only steps past them,
+    # when making batches competes with training for the CPU as it will all epoch.
+    for _ in range(PROBE_WARMUP_STEPS):
+        model.train_on_batch(*next(train_batches))
     tic = time.perf_counter()
     for _ in range(PROBE_STEPS):
         model.train_on_batch(*next(train_batches))
@@ -406,7 +412,8 @@ def _fit_to_budget(model, recipe, minutes, pipeline, test_images, session_start)
     train_data, test_data, steps, _ = pipeline
     epoch_s, compile_s, images_per_s = _measure_epoch(model, recipe, train_data, test_data, steps, test_images)
     left_s = minutes * 60 - (time.perf_counter() - session_start) - compile_s  # compiled again for the real schedule
-    epochs = min(max(1, int(left_s // epoch_s)), recipe.epochs)  # never more than the whole recipe
+    # Planned with PLANNING_MARGIN to spare: fit's epochs ran up to 7% slower than the probe's steps.
+    epochs = min(max(1, int(left_s // (epoch_s * PLANNING_MARGIN))), recipe.epochs)  # at most the whole recipe
     print(
         f"budget {minutes:g} min: {images_per_s:,.0f} training images/s measured, {epoch_s:.0f} s per epoch with its "
         f"evaluation -> {epochs} epoch(s) of the {recipe.name} recipe"
