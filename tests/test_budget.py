@@ -126,3 +126,8 @@ def test_a_long_run_prints_its_estimated_hours_before_it_starts(sample, monkeypa
     printed = capsys.readouterr().out
     assert "2 epoch(s) of the short recipe to train:" in printed and "estimated" in printed and " h (" in printed
     assert len(run.history["loss"]) == 2
+
+
+def test_a_budget_never_trains_more_than_the_whole_recipe(sample, capsys):
+    run = train("cct_2_3x2", sample, recipe=get_recipe("short", epochs=2), minutes=30, batch_size=64, verbose=0)
+    assert run.results["epochs"] == 2 and "(all of it)" in capsys.readouterr().out
