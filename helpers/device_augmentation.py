@@ -49,20 +49,9 @@ import numpy as np
 
 from keras import ops
 
-from helpers.augment_params import ERASE_BANK_SIZE, MAX_LEVEL, OP_INDEX
+from helpers.augment_params import ERASE_BANK_SIZE, GEOMETRIC_OPS, MAX_LEVEL, OP_INDEX, RAND_OPS
 
-COLOR_OPS = (
-    "AutoContrast",
-    "Equalize",
-    "Invert",
-    "PosterizeIncreasing",
-    "SolarizeIncreasing",
-    "SolarizeAdd",
-    "ColorIncreasing",
-    "ContrastIncreasing",
-    "BrightnessIncreasing",
-    "SharpnessIncreasing",
-)
+COLOR_OPS = tuple(name for name in RAND_OPS if name not in GEOMETRIC_OPS)  # in timm's order
 
 
 def augment_batch(images, params):
@@ -132,7 +121,7 @@ def _slot_map(params, slot, height, width):
     def chosen(name):
         return ops.cast(ops.logical_and(applied, ops.equal(op, OP_INDEX[name])), "float32")
 
-    rot, shx, shy, tx, ty = (chosen(n) for n in ("Rotate", "ShearX", "ShearY", "TranslateXRel", "TranslateYRel"))
+    rot, shx, shy, tx, ty = (chosen(n) for n in GEOMETRIC_OPS)
     # PIL's rotate(degrees) turns counter-clockwise about the centre; its inverse map turns by -degrees.
     angle = -sign * level * (30.0 * np.pi / 180.0)
     cos, sin = ops.cos(angle), ops.sin(angle)

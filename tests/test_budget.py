@@ -100,16 +100,6 @@ def test_smoke_mode_trains_one_epoch_in_batches_of_64(monkeypatch):
     assert "out" not in smoke.training("cct")
 
 
-def test_a_run_folder_on_drive_is_honoured(monkeypatch, tmp_path):
-    from helpers.notebook import runs_dir
-
-    monkeypatch.setenv("CCT_RUNS_DIR", str(tmp_path / "drive"))
-    monkeypatch.setenv("CCT_SMOKE", "0")
-    assert runs_dir() == tmp_path / "drive"
-    monkeypatch.setenv("CCT_SMOKE", "1")
-    assert runs_dir() == tmp_path / "drive" / "smoke"
-
-
 def test_training_drops_the_last_partial_batch(sample):
     (x, y), (xt, yt) = sample
     train_ds, _ = make_datasets(x[:200], y[:200], xt, yt, batch_size=64)
