@@ -387,12 +387,14 @@ def _measure_epoch(model, recipe, train_data, test_data, steps, test_images):
     compile_s = time.perf_counter() - tic
     # The input pipeline filled its buffers while the step compiled: time only steps past them,
     # when making batches competes with training for the CPU as it will all epoch.
-    for _ in range(PROBE_WARMUP_STEPS):
+    # At most about an epoch of each, so that on a small training set the probe does not eat the budget.
+    warmup_steps, timed_steps = min(PROBE_WARMUP_STEPS, steps), min(PROBE_STEPS, max(steps, 5))
+    for _ in range(warmup_steps):
         model.train_on_batch(*next(train_batches))
     tic = time.perf_counter()
-    for _ in range(PROBE_STEPS):
+    for _ in range(timed_steps):
         model.train_on_batch(*next(train_batches))
-    step_s = (time.perf_counter() - tic) / PROBE_STEPS
+    step_s = (time.perf_counter() - tic) / timed_steps
     test_batches = _batches(test_data, recipe.batch_size)
     tic = time.perf_counter()
     model.test_on_batch(*next(test_batches))

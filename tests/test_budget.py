@@ -45,7 +45,7 @@ def test_epochs_and_minutes_exclude_each_other(sample):
 
 
 def test_a_budgeted_run_chooses_its_epochs_keeps_them_and_ends_near_its_budget(sample, tmp_path, capsys):
-    minutes = 1.0  # well above the probe (46 steps), which counts against the budget
+    minutes = 1.0  # the probe (an epoch's steps here) counts against the budget
     run = train("cct_2_3x2", sample, minutes=minutes, batch_size=64, out=tmp_path / "run")
     printed = capsys.readouterr().out
     assert "budget 1 min:" in printed and "training images/s measured" in printed
