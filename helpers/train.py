@@ -568,7 +568,7 @@ def main(argv=None):
     positive = _whole_number_at_least_one
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="a name from helpers.models.list_models()")
-    parser.add_argument("--recipe", default="short", help="paper or short")
+    parser.add_argument("--recipe", default="short", help="a recipe of helpers.recipes: paper, short or fast")
     parser.add_argument("--epochs", type=positive, help="epochs in all (default: the recipe's)")
     parser.add_argument(
         "--minutes", type=_positive_number,

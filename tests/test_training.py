@@ -22,6 +22,31 @@ def test_paper_recipe_is_the_official_one():
     assert (paper.augment, paper.random_erasing, paper.mix_off_epoch) == ("paper", 0.0, 175)
 
 
+def test_fast_recipe_is_the_sweep_winner_and_what_the_shipped_weights_trained_with():
+    import dataclasses
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root / "scripts"))
+    from short_budget_sweep import RESULTS, recipe_of, winner
+
+    with open(RESULTS / "summary.csv") as file:
+        rows = list(csv.DictReader(file))
+    best = winner(rows)
+    assert best == "lr_2e-3" and len(rows) == 9
+    # The winner's recorded run used exactly the recipe_of() its name gives today.
+    recorded = json.loads((RESULTS / best / "config.json").read_text())
+    fields = [field.name for field in dataclasses.fields(RECIPES["fast"]) if field.name not in ("name", "description")]
+    assert {key: recorded[key] for key in fields} == {key: getattr(recipe_of(best), key) for key in fields}
+    same = [key for key in fields if key != "epochs"]
+    assert {key: getattr(RECIPES["fast"], key) for key in same} == {key: recorded[key] for key in same}
+    assert RECIPES["fast"].epochs == recorded["epochs"] == 25
+    for model in ("vit_lite_2_4", "cvt_2_4", "cct_2_3x2"):
+        shipped = json.loads((root / "helpers" / "assets" / f"{model}_cifar10.json").read_text())["recipe"]
+        assert shipped["name"] == "fast" and {key: shipped[key] for key in same} == {key: recorded[key] for key in same}
+
+
 def test_mixing_stops_at_the_same_share_of_a_shorter_run():
     assert get_recipe("paper", epochs=130).mix_off_epoch == 70  # 175/300 of the 120 epochs before cool-down
     assert get_recipe("short").mix_off_epoch is None
@@ -29,7 +54,7 @@ def test_mixing_stops_at_the_same_share_of_a_shorter_run():
 
 def test_get_recipe_overrides_and_errors():
     assert get_recipe("short", epochs=7).epochs == 7
-    with pytest.raises(ValueError, match="Unknown recipe 'long'. Valid recipes: paper, short"):
+    with pytest.raises(ValueError, match="Unknown recipe 'long'. Valid recipes: paper, short, fast"):
         get_recipe("long")
     with pytest.raises(ValueError, match="no field"):
         get_recipe("paper", epoch=3)

@@ -1,0 +1,166 @@
+"""Choose the recipe for a short budget without looking at the test split.
+
+A 30-minute budget on 2 CPU cores trains cct_2_3x2 for about 25 epochs (2-core Zen 4,
+mixed_bfloat16, issue 14). Each try here changes the "short" recipe in one or two settings and
+trains 25 epochs on the first 45,000 training images, scored on the last 5,000 (the
+validation split); the test split is never loaded. The rule, fixed before any try ran: the try
+of 25 epochs with the highest final validation accuracy wins ("fast" in helpers.recipes).
+Tries with other epochs only show how the result depends on the epochs a budget allows.
+
+    python scripts/short_budget_sweep.py run lr_1e-3          # one try (a run folder; resumable)
+    python scripts/short_budget_sweep.py summarize            # summary.csv, curves.png, the winner
+    python scripts/short_budget_sweep.py ship vit_lite_2_4 --minutes 4 --max-epochs 100 --out DIR
+                                              # the winner's settings on all 50,000, scored on the test split
+
+Each try's config.json and history.csv are copied to results/short_budget/TRY/.
+"""
+
+import argparse
+import csv
+import json
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+MODEL = "cct_2_3x2"
+EPOCHS = 25
+VALIDATION_IMAGES = 5000
+RESULTS = ROOT / "results" / "short_budget"
+
+# name: (recipe overrides of "short", why it is tried)
+TRIES = {
+    "short": ({}, "the short recipe as it is (lr 5.5e-4, 3 warm-up epochs)"),
+    "lr_1e-3": ({"learning_rate": 1e-3}, "a short run may take a higher peak rate"),
+    "lr_2e-3": ({"learning_rate": 2e-3}, "higher still"),
+    "lr_1e-3_warmup_1": ({"learning_rate": 1e-3, "warmup_epochs": 1}, "less time at low rates"),
+    "lr_1e-3_batch_256": ({"learning_rate": 1e-3, "batch_size": 256}, "fewer, larger steps (rates x sqrt(2))"),
+    "lr_1e-3_no_smoothing": ({"learning_rate": 1e-3, "label_smoothing": 0.0}, "label smoothing off"),
+    "lr_1e-3_paper_augment": (
+        {"learning_rate": 1e-3, "augment": "paper", "mix_until": 0.5},
+        "RandAugment, MixUp and CutMix (the paper's augmentation, mixing for the first half)",
+    ),
+    "lr_1e-3_20_epochs": ({"learning_rate": 1e-3, "epochs": 20}, "epochs sensitivity (not a candidate)"),
+    "lr_1e-3_30_epochs": ({"learning_rate": 1e-3, "epochs": 30}, "epochs sensitivity (not a candidate)"),
+}
+
+
+def recipe_of(name):
+    from helpers.recipes import get_recipe
+
+    overrides, why = TRIES[name]
+    return get_recipe("short", **{"epochs": EPOCHS, **overrides, "description": f"short-budget try {name}: {why}"})
+
+
+def validation_split():
+    """(first 45,000 training images, last 5,000): the test split stays unread."""
+    from helpers.data import load_cifar10
+
+    (x_train, y_train), _ = load_cifar10()
+    cut = len(x_train) - VALIDATION_IMAGES
+    return (x_train[:cut], y_train[:cut]), (x_train[cut:], y_train[cut:])
+
+
+def run(name, runs_dir, seed):
+    from helpers.train import train
+
+    run_dir = Path(runs_dir) / name
+    result = train(MODEL, validation_split(), recipe=recipe_of(name), out=run_dir, seed=seed, verbose=2)
+    keep = RESULTS / name
+    keep.mkdir(parents=True, exist_ok=True)
+    for file in ("config.json", "history.csv"):
+        shutil.copy(run_dir / file, keep / file)
+    summary = {
+        "try": name, "model": MODEL, "seed": seed, "epochs": result.results["epochs"],
+        "validation_accuracy": round(result.results["test_accuracy"], 4),  # train() scores its 2nd split
+        "training_time_s": result.results["training_time_s_this_session"],
+        "train_images_per_s": result.results["train_images_per_s"], "device": result.results["device"],
+        "precision": result.results["precision"], "why": TRIES[name][1],
+    }
+    (keep / "validation.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(json.dumps(summary))
+
+
+def winner(rows):
+    candidates = [row for row in rows if int(row["epochs"]) == EPOCHS]
+    return max(candidates, key=lambda row: float(row["validation_accuracy"]))["try"] if candidates else None
+
+
+def summarize():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from helpers.run_folder import read_history
+
+    rows = [json.loads(path.read_text()) for path in sorted(RESULTS.glob("*/validation.json"))]
+    if not rows:
+        raise SystemExit(f"no finished tries in {RESULTS}")
+    fields = list(rows[0])
+    with open(RESULTS / "summary.csv", "w", newline="") as file:
+        writer = csv.DictWriter(file, fields)
+        writer.writeheader()
+        writer.writerows(sorted(rows, key=lambda row: -row["validation_accuracy"]))
+    best = winner(rows)
+    figure, axis = plt.subplots(figsize=(8, 5))
+    for row in sorted(rows, key=lambda row: -row["validation_accuracy"]):
+        history = read_history(RESULTS / row["try"])
+        accuracy = [float(epoch["val_accuracy"]) for epoch in history]
+        axis.plot(range(1, len(accuracy) + 1), accuracy, lw=2.5 if row["try"] == best else 1.2,
+                  label=f"{row['try']}: {row['validation_accuracy']:.2%}")
+    axis.set(xlabel="epoch", ylabel="validation accuracy (last 5,000 training images)",
+             title=f"{MODEL}: short-budget tries (seed {rows[0]['seed']}; thick: the winner)")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(RESULTS / "curves.png", dpi=110)
+    print(f"winner: {best}")
+    return best
+
+
+def ship(model_name, minutes, max_epochs, out, seed):
+    """Train `model_name` on the whole training set with the winning try's settings (as recipe
+    "fast", at most `max_epochs`) under a budget of `minutes`, scored on the test split."""
+    import dataclasses
+
+    from helpers.data import load_cifar10
+    from helpers.train import train
+
+    with open(RESULTS / "summary.csv") as file:
+        best = winner(list(csv.DictReader(file)))
+    recipe = dataclasses.replace(
+        recipe_of(best), name="fast", epochs=max_epochs,
+        description=f"the winner of scripts/short_budget_sweep.py ({best}): {TRIES[best][1]}",
+    )
+    result = train(model_name, load_cifar10(), recipe=recipe, minutes=minutes, out=out, seed=seed, verbose=2)
+    print(json.dumps(result.results))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    one = commands.add_parser("run", help="train one try")
+    one.add_argument("name", choices=sorted(TRIES))
+    one.add_argument("--runs-dir", default=ROOT / "runs" / "short_budget", type=Path)
+    one.add_argument("--seed", type=int, default=0)
+    commands.add_parser("summarize", help="summary.csv and curves.png of the finished tries; prints the winner")
+    final = commands.add_parser("ship", help="train a model with the winner's settings under a budget")
+    final.add_argument("model")
+    final.add_argument("--minutes", type=float, required=True)
+    final.add_argument("--max-epochs", type=int, required=True)
+    final.add_argument("--out", type=Path, required=True)
+    final.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        run(args.name, args.runs_dir, args.seed)
+    elif args.command == "ship":
+        ship(args.model, args.minutes, args.max_epochs, args.out, args.seed)
+    else:
+        summarize()
+
+
+if __name__ == "__main__":
+    main()
