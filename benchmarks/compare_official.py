@@ -7,12 +7,15 @@ give the keras.io example's file (keras-io's examples/vision/cct.py) with --kera
 runs on tf.keras 2: `pip install tf_keras` matching your TensorFlow).
 Every side trains at the same batch size on random 32x32 images with the same thread count
 (forward, backward, AdamW step): the official model in an eager PyTorch loop, ours and the
-keras.io model through `model.fit`. Runs alternate, ours then each reference, for several
+keras.io model through `model.fit`. Both sides compute at the same precision: our float32
+against PyTorch's float32, our mixed_bfloat16 against the official code under
+`torch.autocast("cpu", dtype=torch.bfloat16)` (the one-line change a PyTorch user makes; the
+weights and the optimizer stay float32 on both sides). The keras.io example runs in float32 only. Runs alternate, ours then each reference, for several
 cycles; the reported ratio is the median of the paired ratios, since runs of the same code
 vary by up to 20% on shared machines.
 
-    python benchmarks/compare_official.py --models cct_2_3x2,cct_7_3x1 --cycles 5 \\
-        --official ../Compact-Transformers --torch-python ../torchenv/bin/python \\
+    python benchmarks/compare_official.py --models cct_2_3x2,cct_7_3x1 --precisions float32,mixed_bfloat16 \\
+        --cycles 5 --official ../Compact-Transformers --torch-python ../torchenv/bin/python \\
         --keras-io-example ../keras-io/examples/vision/cct.py
 
 The keras.io example's model (0.4M parameters, 2 layers) is compared with our cct_2_3x2.
@@ -28,6 +31,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 # Runs in the PyTorch interpreter: times the official model's eager training step.
 TORCH_TIMER = """
@@ -36,7 +40,7 @@ import torch
 sys.path.insert(0, {official!r})
 from src import cct, cvt, vit
 torch.set_num_threads({threads})
-name, batch, steps, block = {name!r}, {batch}, {steps}, {block}
+name, batch, steps, block, autocast = {name!r}, {batch}, {steps}, {block}, {autocast}
 family = {{"cct": cct, "cvt": cvt, "vit": vit}}[name.split("_")[0]]
 model = getattr(family, name + "_32")(num_classes=10)  # the official names are ours plus "_32"
 optimizer = torch.optim.AdamW(model.parameters(), lr=5.5e-4, weight_decay=6e-2)
@@ -46,7 +50,9 @@ model.train()
 times = []
 for _ in range(steps):
     optimizer.zero_grad(set_to_none=True)
-    loss_fn(model(images), labels).backward()
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+        loss = loss_fn(model(images), labels)
+    loss.backward()
     optimizer.step()
     times.append(time.perf_counter())
 blocks = [(times[i + block] - times[i]) / block for i in range(block, len(times) - block, block)]
@@ -98,10 +104,10 @@ def _env(args, **extra):
     return {**os.environ, "OMP_NUM_THREADS": threads, "TF_NUM_INTRAOP_THREADS": threads, "TF_CPP_MIN_LOG_LEVEL": "3", **extra}
 
 
-def measure_official(args, name):
+def measure_official(args, name, precision):
     script = TORCH_TIMER.format(
         official=str(Path(args.official).resolve()), threads=args.threads, name=name,
-        batch=args.batch_size, steps=args.steps, block=args.block,
+        batch=args.batch_size, steps=args.steps, block=args.block, autocast=precision == "mixed_bfloat16",
     )
     return float(_run([args.torch_python, "-c", script], _env(args), "the official model's timing")[-1])
 
@@ -114,26 +120,36 @@ def measure_keras_io(args):
     return float(_run([sys.executable, "-c", script], env, "the keras.io example's timing")[-1])
 
 
-def measure_ours(args, name):
+def measure_ours(args, name, precision):
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "row.json"
         command = [sys.executable, "-m", "helpers.benchmark", "--models", name, "--batch-size", str(args.batch_size),
-                   "--steps", str(args.steps), "--precision", args.precision, "--json", str(out)]
+                   "--steps", str(args.steps), "--precision", precision, "--json", str(out)]
         _run(command, _env(args, PYTHONPATH=str(ROOT)), "our benchmark")
         row = json.loads(out.read_text())["rows"][0]
         return row["train_images_per_s"], row["precision"]
 
 
-def compare(args, name, reference, measure_reference):
+def compare(args, name, precision, reference, measure_reference):
     pairs = []
     for cycle in range(args.cycles):
-        (ours, precision), theirs = measure_ours(args, name), measure_reference()
-        pairs.append({"ours": ours, "reference": theirs, "ratio": ours / theirs, "precision": precision})
-        print(f"{name} vs {reference}, cycle {cycle + 1}: ours {ours:.1f} img/s ({precision}), "
+        (ours, measured_precision), theirs = measure_ours(args, name, precision), measure_reference()
+        assert measured_precision == precision, (measured_precision, precision)
+        pairs.append({"ours": ours, "reference": theirs, "ratio": ours / theirs})
+        print(f"{name} vs {reference}, {precision} both, cycle {cycle + 1}: ours {ours:.1f} img/s, "
               f"{reference} {theirs:.1f} img/s, ratio {ours / theirs:.2f}", flush=True)
     median = statistics.median(p["ratio"] for p in pairs)
-    print(f"{name} vs {reference}: median paired ratio {median:.2f}", flush=True)
-    return {"pairs": pairs, "median_ratio": median}
+    print(f"{name} vs {reference}, {precision} both: median paired ratio {median:.2f}", flush=True)
+    return {"precision": precision, "pairs": pairs, "median_ratio": median}
+
+
+def cpu_name():
+    """The CPU model and whether it computes bfloat16 natively: ratios differ between CPUs."""
+    from helpers.device import cpu_computes_bfloat16
+
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), "unknown") if Path("/proc/cpuinfo").exists() else "unknown"
+    return f"{model}, {os.cpu_count()} cores, native bfloat16: {'yes' if cpu_computes_bfloat16() else 'no'}"
 
 
 def main():
@@ -142,7 +158,10 @@ def main():
     parser.add_argument("--torch-python", help="a Python interpreter with PyTorch, for --official")
     parser.add_argument("--keras-io-example", help="keras-io's examples/vision/cct.py")
     parser.add_argument("--models", default="cct_2_3x2,cct_7_3x1", help="ours, compared with the official ones")
-    parser.add_argument("--precision", default="auto", help="ours: auto, float32 or mixed_bfloat16")
+    parser.add_argument(
+        "--precisions", default="float32,mixed_bfloat16",
+        help="compared at each: float32 (both sides) and/or mixed_bfloat16 (ours; the official code under autocast bfloat16)",
+    )
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--block", type=int, default=4)
@@ -155,12 +174,21 @@ def main():
     if args.official and not args.torch_python:
         parser.error("--official needs --torch-python")
 
-    report = {}
+    precisions = args.precisions.split(",")
+    unknown = set(precisions) - {"float32", "mixed_bfloat16"}
+    if unknown:
+        parser.error(f"--precisions: {', '.join(sorted(unknown))} is not float32 or mixed_bfloat16")
+    report = {"cpu": cpu_name()}
     if args.official:
         for name in args.models.split(","):
-            report[f"{name} vs official"] = compare(args, name, "official", lambda: measure_official(args, name))
+            for precision in precisions:
+                report[f"{name} vs official, {precision}"] = compare(
+                    args, name, precision, "official", lambda: measure_official(args, name, precision)
+                )
     if args.keras_io_example:
-        report["cct_2_3x2 vs keras.io"] = compare(args, "cct_2_3x2", "keras.io", lambda: measure_keras_io(args))
+        report["cct_2_3x2 vs keras.io, float32"] = compare(
+            args, "cct_2_3x2", "float32", "keras.io", lambda: measure_keras_io(args)
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
 

@@ -36,6 +36,7 @@ def main(argv=None):
     parser.add_argument("--wall-time-s", type=float,
                         help="total training time over all sessions (default: the run's own, when it ran in one session)")
     parser.add_argument("--ship-weights", action="store_true")
+    parser.add_argument("--machine", help="what it trained on, e.g. 'NVIDIA H200' (default: the run's device kind)")
     args = parser.parse_args(argv)
 
     results_path = args.run_dir / "results.json"
@@ -103,6 +104,7 @@ def main(argv=None):
             "recipe": config,
             "data": args.data,
             "trained_on": results["device"],
+            "machine": args.machine or results["device"],
             "precision": results.get("precision", "float32"),
             "run": f"results/{name}",
             "history": {key: [round(value, 4) for value in values] for key, values in history.items()},
