@@ -87,7 +87,7 @@ SHIPPED = ["vit_lite_2_4", "cvt_2_4", "cct_2_3x2"]  # what the notebooks' CPU pr
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_cifar10_weights_classify_real_images(name):
     info = pretrained_info(name)
-    assert info["model"] == name and "JPEG" in info["data"]
+    assert info["model"] == name and "JPEG" in info["data"] and info["machine"]  # the notebooks print it
     model = create_model(name, weights="cifar10")
     _, (x_test, y_test) = load_cifar10_sample()
     predictions = model.predict(x_test, batch_size=250, verbose=0).argmax(-1)
