@@ -39,6 +39,15 @@ def test_install_source_is_the_release_of_this_version():
     assert helpers.INSTALL_SOURCE in sync_setup_cell.rendered_cells()["set-up"]
 
 
+def test_citation_names_this_version_its_repository_and_the_paper():
+    citation = (ROOT / "CITATION.cff").read_text()
+    assert re.search(rf'^version: {re.escape(helpers.__version__)}$', citation, re.MULTILINE)
+    repository = helpers.INSTALL_SOURCE.removeprefix("git+").rsplit("@", 1)[0]
+    assert f'repository-code: "{repository}"' in citation
+    assert "arXiv:2104.05704" in citation and "Escaping the Big Data Paradigm" in citation
+    assert "license: MIT" in citation and (ROOT / "LICENSE").read_text().startswith("MIT License")
+
+
 def test_sync_rewrites_only_the_two_cells(tmp_path):
     original = NOTEBOOKS[0].read_text(encoding="utf-8")
     notebook = json.loads(original)
