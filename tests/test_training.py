@@ -47,6 +47,21 @@ def test_fast_recipe_is_the_sweep_winner_and_what_the_shipped_weights_trained_wi
         assert shipped["name"] == "fast" and {key: shipped[key] for key in same} == {key: recorded[key] for key in same}
 
 
+def test_every_short_budget_try_is_a_valid_recipe_and_only_full_length_tries_can_win():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from short_budget_sweep import EPOCHS, TRIES, recipe_of, winner
+
+    assert {recipe_of(name).epochs for name in TRIES} == {20, EPOCHS, 30}
+    rows = [{"try": "a", "epochs": str(EPOCHS), "validation_accuracy": "0.7"},
+            {"try": "b", "epochs": "30", "validation_accuracy": "0.9"},
+            {"try": "c", "epochs": str(EPOCHS), "validation_accuracy": "0.8"}]
+    assert winner(rows) == "c"
+    assert winner(rows[1:2]) is None
+
+
 def test_mixing_stops_at_the_same_share_of_a_shorter_run():
     assert get_recipe("paper", epochs=130).mix_off_epoch == 70  # 175/300 of the 120 epochs before cool-down
     assert get_recipe("short").mix_off_epoch is None
