@@ -1,6 +1,6 @@
-"""Training recipes as data: the paper's and a short one, the learning-rate schedule, the
-optimizer, and `compile_model` which sets a model up for a recipe. (The training loop that
-runs them is `helpers.train`.)
+"""Training recipes as data (the paper's; a short one; a fast one for a budget of about 25
+epochs), the learning-rate schedule, the optimizer, and `compile_model`, which sets a model up
+for a recipe. (The training loop that runs them is `helpers.train`.)
 
     recipe = get_recipe("paper")                    # the paper's CIFAR recipe
     recipe = get_recipe("short", epochs=20)         # anything can be overridden
