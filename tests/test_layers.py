@@ -9,6 +9,7 @@ from helpers.layers import (
     ClassToken,
     ClassTokenReadout,
     ConvTokenizer,
+    LayerNorm,
     PatchTokenizer,
     PositionEmbedding,
     SeqPool,
@@ -185,6 +186,7 @@ def test_transformer_encoder_rejects_indivisible_heads():
         PositionEmbedding("sine"),
         StochasticDepth(0.2),
         TransformerEncoder(16, 2, mlp_ratio=1.0, drop_path_rate=0.05),
+        LayerNorm(epsilon=1e-5),
     ],
 )
 def test_layers_round_trip_through_config(layer):
@@ -216,3 +218,46 @@ def test_conv_tokenizer_feature_maps_end_in_the_tokens(images):
     assert [stage["conv"].shape for stage in maps] == [(8, 32, 32, 64), (8, 16, 16, 16)]
     assert numpy(maps[0]["relu"]).min() >= 0
     np.testing.assert_allclose(numpy(maps[-1]["pool"]).reshape(8, 64, 16), numpy(tokenizer(images)), rtol=1e-6)
+
+
+def output_and_gradients(layer, x, upstream):
+    """The layer's output on x and the gradients of sum(output * upstream) with respect to x and
+    to the layer's trainable weights, on TensorFlow or JAX."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        def loss(x, weights):
+            y, _ = layer.stateless_call(weights, [], x)
+            return keras.ops.sum(keras.ops.cast(y, "float32") * upstream), y
+
+        (_, y), (dx, dweights) = jax.value_and_grad(loss, argnums=(0, 1), has_aux=True)(
+            x, [variable.value for variable in layer.trainable_variables]
+        )
+        return y, [dx, *dweights]
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x)
+        loss = tf.reduce_sum(tf.cast(y, "float32") * upstream)
+    return y, tape.gradient(loss, [x, *layer.trainable_variables])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "mixed_bfloat16"])
+def test_layer_norm_equals_keras_layer_normalization_with_its_gradients(dtype):
+    rng = np.random.default_rng(0)
+    x = keras.ops.convert_to_tensor(rng.normal(1.0, 3.0, size=(4, 9, 16)).astype("float32"))
+    upstream = keras.ops.convert_to_tensor(rng.normal(size=(4, 9, 16)).astype("float32"))
+    ours, theirs = LayerNorm(epsilon=1e-5, dtype=dtype), keras.layers.LayerNormalization(epsilon=1e-5, dtype=dtype)
+    for layer in (ours, theirs):
+        layer.build(x.shape)
+        layer.gamma.assign(rng.uniform(0.5, 1.5, 16) if layer is ours else numpy(ours.gamma))
+        layer.beta.assign(rng.normal(size=16) if layer is ours else numpy(ours.beta))
+    (y, grads), (expected_y, expected_grads) = output_and_gradients(ours, x, upstream), output_and_gradients(theirs, x, upstream)
+    assert y.dtype == expected_y.dtype
+    tolerance = 1e-5 if dtype == "float32" else 2e-2  # the output is rounded to bfloat16 there
+    np.testing.assert_allclose(numpy(keras.ops.cast(y, "float32")), numpy(keras.ops.cast(expected_y, "float32")), atol=tolerance * 8)
+    for name, grad, expected in zip(("x", "gamma", "beta"), grads, expected_grads):
+        expected = numpy(keras.ops.cast(expected, "float32"))
+        scale = np.abs(expected).max()
+        np.testing.assert_allclose(numpy(keras.ops.cast(grad, "float32")), expected, atol=tolerance * scale, err_msg=name)

@@ -2,6 +2,7 @@
 
 from helpers.layers.embeddings import ClassToken, ClassTokenReadout, PositionEmbedding, sinusoidal_table
 from helpers.layers.inputs import ImageCheck
+from helpers.layers.normalization import LayerNorm
 from helpers.layers.encoder import StochasticDepth, TransformerEncoder
 from helpers.layers.pooling import SeqPool
 from helpers.layers.tokenizers import ConvTokenizer, PatchTokenizer
@@ -11,6 +12,7 @@ __all__ = [
     "ClassTokenReadout",
     "ConvTokenizer",
     "ImageCheck",
+    "LayerNorm",
     "PatchTokenizer",
     "PositionEmbedding",
     "SeqPool",

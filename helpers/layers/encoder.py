@@ -5,6 +5,7 @@ import keras
 from keras import ops
 
 from helpers.layers import initializers
+from helpers.layers.normalization import LayerNorm
 
 # PyTorch's LayerNorm default; Keras' is 1e-3.
 LAYER_NORM_EPSILON = 1e-5
@@ -78,7 +79,7 @@ class TransformerEncoder(keras.layers.Layer):
         self.drop_path_rate = drop_path_rate
         sublayer = dict(dtype=self.dtype_policy)  # a mixed-precision block is mixed all through
 
-        self.pre_norm = keras.layers.LayerNormalization(epsilon=LAYER_NORM_EPSILON, name="pre_norm", **sublayer)
+        self.pre_norm = LayerNorm(epsilon=LAYER_NORM_EPSILON, name="pre_norm", **sublayer)
         self.qkv = keras.layers.Dense(
             3 * embed_dim, use_bias=False, kernel_initializer=initializers.linear(), name="qkv", **sublayer
         )
@@ -87,7 +88,7 @@ class TransformerEncoder(keras.layers.Layer):
         )
         self.attention_seed = keras.random.SeedGenerator()
         self.attention_dropout_layer = keras.layers.Dropout(dropout, **sublayer)
-        self.norm = keras.layers.LayerNormalization(epsilon=LAYER_NORM_EPSILON, name="norm", **sublayer)
+        self.norm = LayerNorm(epsilon=LAYER_NORM_EPSILON, name="norm", **sublayer)
         self.mlp_hidden = keras.layers.Dense(
             int(embed_dim * mlp_ratio), kernel_initializer=initializers.linear(), name="mlp_hidden", **sublayer
         )
