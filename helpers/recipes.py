@@ -56,6 +56,21 @@ class Recipe:
         return round(self.mix_until * (self.epochs - min(self.cooldown_epochs, self.epochs / 10)))
 
 
+_SHORT = Recipe(
+    name="short",
+    epochs=30,
+    batch_size=128,
+    learning_rate=5.5e-4,
+    weight_decay=6e-2,
+    warmup_epochs=3,
+    min_learning_rate=1e-5,
+    warmup_start_learning_rate=1e-5,
+    label_smoothing=0.1,
+    augment="basic",
+    description="The paper's optimiser and schedule over fewer epochs (3 warm-up, no "
+    "cool-down), with crop-and-flip only: strong augmentation pays off only over long training.",
+)
+
 RECIPES = {
     "paper": Recipe(
         name="paper",
@@ -83,31 +98,12 @@ RECIPES = {
         "to timm's strengths, its ops drawn per batch (helpers.augmentation); MixUp and CutMix mix "
         "every batch (timm: probability 1.0, the same).",
     ),
-    "short": Recipe(
-        name="short",
-        epochs=30,
-        batch_size=128,
-        learning_rate=5.5e-4,
-        weight_decay=6e-2,
-        warmup_epochs=3,
-        min_learning_rate=1e-5,
-        warmup_start_learning_rate=1e-5,
-        label_smoothing=0.1,
-        augment="basic",
-        description="The paper's optimiser and schedule over fewer epochs (3 warm-up, no "
-        "cool-down), with crop-and-flip only: strong augmentation pays off only over long training.",
-    ),
-    "fast": Recipe(
+    "short": _SHORT,
+    "fast": dataclasses.replace(
+        _SHORT,
         name="fast",
         epochs=25,
-        batch_size=128,
         learning_rate=2e-3,
-        weight_decay=6e-2,
-        warmup_epochs=3,
-        min_learning_rate=1e-5,
-        warmup_start_learning_rate=1e-5,
-        label_smoothing=0.1,
-        augment="basic",
         description="The short recipe at a higher peak rate (2e-3), for a budget of about 25 epochs (30 minutes "
         "of cct_2_3x2 on 2 Zen 4 cores): the best of nine tries of 25 epochs on a held-out tenth of the "
         "training set (scripts/short_budget_sweep.py, results/short_budget/), chosen without the test split.",
