@@ -17,8 +17,8 @@ Each try's config.json and history.csv are copied to results/short_budget/TRY/.
 
 import argparse
 import csv
+import io
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -64,6 +64,7 @@ def validation_split():
 
 
 def run(name, runs_dir, seed):
+    from helpers.run_folder import write_json_atomically, write_text_atomically
     from helpers.train import train
 
     run_dir = Path(runs_dir) / name
@@ -71,7 +72,7 @@ def run(name, runs_dir, seed):
     keep = RESULTS / name
     keep.mkdir(parents=True, exist_ok=True)
     for file in ("config.json", "history.csv"):
-        shutil.copy(run_dir / file, keep / file)
+        write_text_atomically(keep / file, (run_dir / file).read_text())
     summary = {
         "try": name, "model": MODEL, "seed": seed, "epochs": result.results["epochs"],
         "validation_accuracy": round(result.results["test_accuracy"], 4),  # train() scores its 2nd split
@@ -79,7 +80,7 @@ def run(name, runs_dir, seed):
         "train_images_per_s": result.results["train_images_per_s"], "device": result.results["device"],
         "precision": result.results["precision"], "why": TRIES[name][1],
     }
-    (keep / "validation.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_json_atomically(keep / "validation.json", summary)
     print(json.dumps(summary))
 
 
@@ -94,16 +95,17 @@ def summarize():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from helpers.run_folder import read_history
+    from helpers.run_folder import atomic_path, read_history, write_text_atomically
 
     rows = [json.loads(path.read_text()) for path in sorted(RESULTS.glob("*/validation.json"))]
     if not rows:
         raise SystemExit(f"no finished tries in {RESULTS}")
     fields = list(rows[0])
-    with open(RESULTS / "summary.csv", "w", newline="") as file:
-        writer = csv.DictWriter(file, fields)
-        writer.writeheader()
-        writer.writerows(sorted(rows, key=lambda row: -row["validation_accuracy"]))
+    table = io.StringIO(newline="")
+    writer = csv.DictWriter(table, fields)
+    writer.writeheader()
+    writer.writerows(sorted(rows, key=lambda row: -row["validation_accuracy"]))
+    write_text_atomically(RESULTS / "summary.csv", table.getvalue())
     best = winner(rows)
     figure, axis = plt.subplots(figsize=(8, 5))
     for row in sorted(rows, key=lambda row: -row["validation_accuracy"]):
@@ -116,7 +118,8 @@ def summarize():
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)
     figure.tight_layout()
-    figure.savefig(RESULTS / "curves.png", dpi=110)
+    with atomic_path(RESULTS / "curves.png") as temporary:
+        figure.savefig(temporary, dpi=110, format="png")
     print(f"winner: {best}")
     return best
 
