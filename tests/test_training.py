@@ -1,5 +1,6 @@
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +13,8 @@ from helpers.run_folder import RunFolderError
 from helpers.recipes import RECIPES, compile_model, get_recipe, learning_rate_schedule, make_optimizer
 from helpers.train import fit, train
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 def test_paper_recipe_is_the_official_one():
     # configs/pretrained/cct_7-3x1_cifar10_300epochs.yml, run by timm's train.py
@@ -22,14 +25,21 @@ def test_paper_recipe_is_the_official_one():
     assert (paper.augment, paper.random_erasing, paper.mix_off_epoch) == ("paper", 0.0, 175)
 
 
+def short_budget_sweep():
+    """scripts/short_budget_sweep.py, imported (scripts/ is no package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("short_budget_sweep", ROOT / "scripts" / "short_budget_sweep.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_fast_recipe_is_the_sweep_winner_and_what_the_shipped_weights_trained_with():
     import dataclasses
-    import sys
-    from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
-    sys.path.insert(0, str(root / "scripts"))
-    from short_budget_sweep import RESULTS, recipe_of, winner
+    sweep = short_budget_sweep()
+    RESULTS, recipe_of, winner = sweep.RESULTS, sweep.recipe_of, sweep.winner
 
     with open(RESULTS / "summary.csv") as file:
         rows = list(csv.DictReader(file))
@@ -43,16 +53,13 @@ def test_fast_recipe_is_the_sweep_winner_and_what_the_shipped_weights_trained_wi
     assert {key: getattr(RECIPES["fast"], key) for key in same} == {key: recorded[key] for key in same}
     assert RECIPES["fast"].epochs == recorded["epochs"] == 25
     for model in ("vit_lite_2_4", "cvt_2_4", "cct_2_3x2"):
-        shipped = json.loads((root / "helpers" / "assets" / f"{model}_cifar10.json").read_text())["recipe"]
+        shipped = json.loads((ROOT / "helpers" / "assets" / f"{model}_cifar10.json").read_text())["recipe"]
         assert shipped["name"] == "fast" and {key: shipped[key] for key in same} == {key: recorded[key] for key in same}
 
 
 def test_every_short_budget_try_is_a_valid_recipe_and_only_full_length_tries_can_win():
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-    from short_budget_sweep import EPOCHS, TRIES, recipe_of, winner
+    sweep = short_budget_sweep()
+    EPOCHS, TRIES, recipe_of, winner = sweep.EPOCHS, sweep.TRIES, sweep.recipe_of, sweep.winner
 
     assert {recipe_of(name).epochs for name in TRIES} == {20, EPOCHS, 30}
     rows = [{"try": "a", "epochs": str(EPOCHS), "validation_accuracy": "0.7"},
