@@ -204,7 +204,7 @@ def test_no_callback_of_train_has_batch_hooks(monkeypatch, tmp_path):
 
 def test_notebooks_run_on_8_devices(tmp_path):
     """Notebooks 02-05 in smoke mode (the root conftest.py sets CCT_SMOKE=1) on 8 simulated JAX devices."""
-    notebooks = [f"notebooks/{name}" for name in ("02_vit_lite.ipynb", "03_seqpool_cvt.ipynb", "04_conv_tokenization_cct.ipynb", "05_results.ipynb")]
+    notebooks = [f"notebooks/{name}" for name in ("02_vit_lite.ipynb", "03_seqpool_cvt.ipynb", "04_conv_tokenization_cct.ipynb", "06_results.ipynb")]
     env = {**_jax_env(DEVICES), "CCT_SMOKE": "1", "CCT_RUNS_DIR": str(tmp_path)}
     command = [sys.executable, "-m", "pytest", "-q", "--nbval-lax", "-n", "0", "-p", "no:cacheprovider", *notebooks]
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1500)
