@@ -10,6 +10,7 @@ record of how they were trained (and their per-epoch history), for `create_model
 
 import argparse
 import csv
+import io
 import json
 import shutil
 from pathlib import Path
@@ -22,7 +23,7 @@ matplotlib.use("Agg")
 
 from helpers.models import WEIGHTS_DIR, count_parameters, create_model  # noqa: E402
 from helpers.plotting import plot_history  # noqa: E402
-from helpers.run_folder import read_history  # noqa: E402
+from helpers.run_folder import atomic_path, read_history, write_json_atomically, write_text_atomically  # noqa: E402
 
 ROOT = Path(__file__).parents[1]
 TABLE_FIELDS = ["run", "model", "parameters", "recipe", "epochs", "train_images", "test_images",
@@ -47,9 +48,10 @@ def main(argv=None):
     name = args.run_dir.name
     out = ROOT / "results" / name
     out.mkdir(parents=True, exist_ok=True)
-    shutil.copy(args.run_dir / "history.csv", out / "history.csv")
-    shutil.copy(args.run_dir / "config.json", out / "config.json")
-    shutil.copy(results_path, out / "results.json")
+    for source, target in ((args.run_dir / "history.csv", "history.csv"), (args.run_dir / "config.json", "config.json"),
+                           (results_path, "results.json")):
+        with atomic_path(out / target) as temporary:
+            shutil.copy(source, temporary)
 
     rows = read_history(args.run_dir)
     history = {key: [float(row[key]) for row in rows] for key in rows[0] if key != "epoch"}
@@ -58,7 +60,8 @@ def main(argv=None):
         title=f"{results['model']}, {results['recipe']} recipe, {results['epochs']} epochs ({args.data}); "
         f"dashed = test split",
     )
-    figure.savefig(out / "curves.png", dpi=110)
+    with atomic_path(out / "curves.png") as temporary:
+        figure.savefig(temporary, dpi=110, format="png")
 
     row = {
         "run": name,
@@ -79,10 +82,11 @@ def main(argv=None):
     table = ROOT / "results" / "results.csv"
     existing = list(csv.DictReader(open(table, newline=""))) if table.exists() else []
     existing = [r for r in existing if r["run"] != name] + [row]
-    with open(table, "w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=TABLE_FIELDS)
-        writer.writeheader()
-        writer.writerows(existing)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=TABLE_FIELDS)
+    writer.writeheader()
+    writer.writerows(existing)
+    write_text_atomically(table, text.getvalue())
 
     if args.ship_weights:
         model = keras.models.load_model(args.run_dir / "last.keras")
@@ -95,7 +99,8 @@ def main(argv=None):
         if np.abs(plain.predict(images, verbose=0) - model.predict(images, verbose=0)).max() > 0.1:
             raise SystemExit("The plain model's predictions differ from the run's model: not shipping.")
         weights_path = WEIGHTS_DIR / f"{results['model']}_cifar10.weights.h5"
-        plain.save_weights(weights_path)
+        with atomic_path(weights_path) as temporary:
+            plain.save_weights(temporary)
         info = {
             "model": results["model"],
             "test_accuracy": results["test_accuracy"],
@@ -109,7 +114,7 @@ def main(argv=None):
             "run": f"results/{name}",
             "history": {key: [round(value, 4) for value in values] for key, values in history.items()},
         }
-        (WEIGHTS_DIR / f"{results['model']}_cifar10.json").write_text(json.dumps(info, indent=2) + "\n")
+        write_json_atomically(WEIGHTS_DIR / f"{results['model']}_cifar10.json", info)
         print(f"shipped {weights_path} ({weights_path.stat().st_size / 1e6:.2f} MB)")
     print(f"wrote {out} and {table}")
 
