@@ -107,7 +107,7 @@ class TransformerEncoder(keras.layers.Layer):
         self.mlp_hidden.build(input_shape)
         self.mlp_output.build(tuple(input_shape[:-1]) + (int(self.embed_dim * self.mlp_ratio),))
 
-    def self_attention(self, x, training=False):
+    def _weights_and_values(self, x):
         batch_size, length = ops.shape(x)[0], x.shape[1]
         head_dim = self.embed_dim // self.num_heads
         qkv = ops.reshape(self.qkv(x), (batch_size, length, 3, self.num_heads, head_dim))
@@ -117,7 +117,16 @@ class TransformerEncoder(keras.layers.Layer):
         query, key, value = ops.unstack(qkv, 3, axis=0)
         # Scaling the queries equals scaling the scores, on length / head_dim times fewer values.
         scores = ops.matmul(query * ops.cast(head_dim**-0.5, query.dtype), ops.transpose(key, (0, 1, 3, 2)))
-        weights = ops.softmax(scores, axis=-1)
+        return ops.softmax(scores, axis=-1), value
+
+    def attention_weights(self, x):
+        """softmax(q k^T / sqrt(d)) of the (already normalised) tokens x, shape (batch, heads,
+        length, length): row i is how much token i takes from each token (no dropout)."""
+        return self._weights_and_values(x)[0]
+
+    def self_attention(self, x, training=False):
+        batch_size, length = ops.shape(x)[0], x.shape[1]
+        weights, value = self._weights_and_values(x)
         if training and self.attention_dropout > 0:
             weights = dropout(weights, self.attention_dropout, self.attention_seed)
         heads = ops.transpose(ops.matmul(weights, value), (0, 2, 1, 3))  # (batch, length, heads, head_dim)
