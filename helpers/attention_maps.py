@@ -104,7 +104,7 @@ def attention_rollout(weights):
 
 
 def mean_attention_distance(weights, layout):
-    """Mean attention distance in pixels (Dosovitskiy et al., 2020), shape (layers, heads):
+    """Mean attention distance in pixels (Dosovitskiy et al., 2021), shape (layers, heads):
     for each query patch, the distance between its centre and each key patch's centre,
     weighted by the attention between them, averaged over query patches and images.
 
