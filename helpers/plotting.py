@@ -2,6 +2,7 @@
 confusion matrices. Each function returns its matplotlib Figure."""
 
 import csv
+import os
 from pathlib import Path
 
 import numpy as np
@@ -178,3 +179,31 @@ def plot_confusion_matrix(labels, predictions, class_names=CLASS_NAMES):
     fig.colorbar(image, ax=ax, fraction=0.046)
     fig.tight_layout()
     return fig
+
+
+FIGURE_FORMATS = ("png", "svg", "pdf")
+
+
+def save_figure(fig, path, dpi=200):
+    """Write `fig` for a slide: opaque white background, cropped to its content, at `dpi`, in
+    the format its suffix names (.png, .svg or .pdf). The file appears whole or not at all:
+    it is written beside `path` under a hidden temporary name, then renamed over it (as
+    `helpers.run_folder` writes; its writer is not reused because it imports Keras and words its
+    errors for run folders). Returns the path."""
+    path = Path(path)
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix not in FIGURE_FORMATS:
+        raise ValueError(
+            f"Cannot save a figure as {path.name!r}: name it .png, .svg or .pdf (the suffix chooses the format)."
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".partial-{os.getpid()}-{path.name}")
+    alpha = fig.patch.get_alpha()
+    fig.patch.set_alpha(1.0)  # a figure made see-through (set_alpha) would stay so under facecolor="white"
+    try:
+        fig.savefig(temporary, format=suffix, dpi=dpi, bbox_inches="tight", facecolor="white", transparent=False)
+        os.replace(temporary, path)
+    finally:
+        fig.patch.set_alpha(alpha)
+        temporary.unlink(missing_ok=True)
+    return path
