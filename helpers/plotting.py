@@ -128,9 +128,14 @@ def show_patches(image, patch_size):
     return fig
 
 
-def plot_seqpool_weights(images, weights, labels=None, class_names=CLASS_NAMES, columns=6, predictions=None):
-    """Each image beside its SeqPool weights, reshaped to the token grid (square); with
-    `predictions`, each image's title also names the predicted class (red when wrong)."""
+def plot_seqpool_weights(images, weights, labels=None, class_names=CLASS_NAMES, columns=6, predictions=None, vmax=None, alpha=0.6):
+    """Each image above its SeqPool weights, drawn over the image (transparency `alpha`), one token per cell
+    of the grid (square); with `predictions`, each image's title also names the predicted class (red when wrong).
+
+    The colour is weight x number of tokens, so 1 means uniform weights and 3 a token weighted three times
+    the uniform share; every panel uses the same scale, from 0 to `vmax` (by default the largest value
+    drawn: pass the same `vmax` to compare two figures), with one colour bar. Each map's title gives its
+    largest value on that scale."""
     images, weights = check_images(images), np.asarray(weights)
     if weights.ndim != 2 or len(weights) < min(len(images), columns):
         raise ValueError(
@@ -143,17 +148,26 @@ def plot_seqpool_weights(images, weights, labels=None, class_names=CLASS_NAMES, 
     count = min(len(images), columns)
     labels = _class_indices(labels, count, class_names, "labels")
     predictions = _class_indices(predictions, count, class_names, "predictions")
-    fig, axes = plt.subplots(2, count, figsize=(count * 1.6, 3.4), squeeze=False)
+    times_uniform = weights[:count] * weights.shape[1]
+    vmax = float(times_uniform.max()) if vmax is None else vmax
+    fig, axes = plt.subplots(2, count, figsize=(count * 1.6 + 0.8, 3.6), squeeze=False)
     for i in range(count):
-        axes[0, i].imshow(np.asarray(images[i]).astype("uint8"))
+        image = np.asarray(images[i]).astype("uint8")
+        axes[0, i].imshow(image)
         title, color = _class_title(i, labels, predictions, class_names, separator=" → ")
         axes[0, i].set_title(title, fontsize=8, color=color)
-        axes[1, i].imshow(weights[i].reshape(side, side), cmap="magma")
-        axes[1, i].set_title(f"max {weights[i].max():.3f}", fontsize=7)
+        # The token grid stretched over the image (extent): a patch token's cell covers its own pixels.
+        axes[1, i].imshow(image, extent=(0, side, side, 0))
+        shown = axes[1, i].imshow(
+            times_uniform[i].reshape(side, side), cmap="magma", vmin=0, vmax=vmax, alpha=alpha, extent=(0, side, side, 0)
+        )
+        axes[1, i].set_title(f"max {times_uniform[i].max():.1f}x uniform", fontsize=7)
         for ax in axes[:, i]:
             ax.axis("off")
-    fig.suptitle(f"SeqPool weights over the {side}x{side} tokens (uniform would be {1 / weights.shape[1]:.4f})", fontsize=9)
-    fig.tight_layout()
+    fig.suptitle(f"SeqPool weights over the {side}x{side} tokens, as weight x {weights.shape[1]} (1 = uniform)", fontsize=9)
+    fig.tight_layout(rect=(0, 0, 0.9, 1))  # the right tenth holds the colour bar, beside the maps' row
+    bottom, top = axes[1, 0].get_position().y0, axes[1, 0].get_position().y1
+    fig.colorbar(shown, cax=fig.add_axes((0.92, bottom, 0.015, top - bottom)), label="weight x tokens")
     return fig
 
 

@@ -21,7 +21,7 @@ def test_image_plots():
     labels = np.arange(6).reshape(-1, 1)
     assert len(show_images(images, labels, predictions=np.arange(6)[::-1]).axes) == 8
     assert len(show_patches(images[0], 8).axes) == 16
-    assert len(plot_seqpool_weights(images, np.full((6, 64), 1 / 64), labels).axes) == 12
+    assert len(plot_seqpool_weights(images, np.full((6, 64), 1 / 64), labels).axes) == 13  # 12 panels and a colour bar
     with pytest.raises(ValueError, match="square grid"):
         plot_seqpool_weights(images, np.full((6, 65), 1 / 65))
 
@@ -40,3 +40,18 @@ def test_titles_mark_wrong_predictions_red():
 def test_confusion_matrix_rows_are_rates():
     fig = plot_confusion_matrix([0, 0, 1, 1], [0, 1, 1, 1], class_names=("a", "b"))
     np.testing.assert_allclose(fig.axes[0].images[0].get_array(), [[0.5, 0.5], [0.0, 1.0]])
+
+
+def test_seqpool_maps_share_one_scale_with_a_colour_bar():
+    images = np.random.default_rng(0).integers(0, 256, size=(3, 32, 32, 3))
+    weights = np.full((3, 64), 1 / 64)
+    weights[1, 0], weights[1, 1:] = 0.5, 0.5 / 63  # image 1: one token with 32 times the uniform weight
+    fig = plot_seqpool_weights(images, weights)
+    maps = [fig.axes[3 + i].images[-1] for i in range(3)]  # the bottom row: the weights over each image
+    assert [m.get_clim() for m in maps] == [(0, 32.0)] * 3  # one colour scale, weight x tokens
+    np.testing.assert_allclose(maps[0].get_array(), np.ones((8, 8)))  # 1 = uniform
+    assert all(m.get_alpha() < 1 and len(ax.images) == 2 for m, ax in zip(maps, fig.axes[3:6]))  # over the image
+    assert len(fig.axes) == 7 and fig.axes[-1].get_ylabel() == "weight x tokens"  # one colour bar
+    assert fig.axes[4].get_title() == "max 32.0x uniform"
+    fig = plot_seqpool_weights(images, weights, vmax=9.0)
+    assert fig.axes[3].images[-1].get_clim() == (0, 9.0)
