@@ -20,6 +20,7 @@ import numpy as np
 import keras
 
 from helpers.layers import ConvTokenizer, PatchTokenizer, TransformerEncoder
+from helpers.layers.resnet import BasicBlock
 from helpers.models import count_parameters, create_model
 from helpers.device import PRECISIONS, accelerator, choose_precision
 from helpers.recipes import compile_model, get_recipe
@@ -46,11 +47,22 @@ def count_macs(model):
             hidden = int(dim * layer.mlp_ratio)
             linear += tokens * (4 * dim * dim + 2 * dim * hidden)
             attention += 2 * tokens * tokens * dim
+        elif isinstance(layer, BasicBlock):  # the CNN baseline's residual blocks (its shortcuts cost no MACs)
+            linear += sum(_conv_macs(conv, shape) for conv, shape in layer.convolutions(layer.input.shape))
+        elif isinstance(layer, keras.layers.Conv2D):  # the CNN baseline's stem
+            linear += _conv_macs(layer, layer.input.shape)
         elif layer.name == "seq_pool":
             linear += int(np.prod(layer.input.shape[1:]))
         elif layer.name == "classifier":
             linear += int(np.prod(layer.kernel.shape))
     return linear, linear + attention
+
+
+def _conv_macs(conv, input_shape):
+    """A convolution's MACs per image, as for the tokenizer: output pixels x kernel x in x out channels."""
+    _, height, width, filters = conv.compute_output_shape(input_shape)
+    kernel_height, kernel_width = conv.kernel_size
+    return height * width * kernel_height * kernel_width * input_shape[-1] * filters
 
 
 class _BatchTimer(keras.callbacks.Callback):

@@ -35,6 +35,7 @@ from helpers.device import num_replicas
 from helpers.layers import initializers
 from helpers.layers.embeddings import sinusoidal_table
 from helpers.layers.encoder import LAYER_NORM_EPSILON
+from helpers.layers.resnet import BATCH_NORM_EPSILON, BATCH_NORM_MOMENTUM, BasicBlock
 from helpers.paper import published_parameters
 
 # The statistics the official code normalises CIFAR-10 with (official binary release).
@@ -80,19 +81,10 @@ def build_compact_transformer(
     if pooling not in ("class_token", "seqpool"):
         raise ValueError(f"pooling must be 'class_token' or 'seqpool', got {pooling!r}.")
     num_classes = check_num_classes(num_classes)
-    if not is_whole_number(image_size, 1):
-        raise ValueError(f"image_size must be a whole number of pixels >= 1, got {image_size!r}.")
-    image_size = int(image_size)
+    image_size = _check_image_size(image_size)
 
     layer = dict(dtype=dtype)
-    images = keras.Input((image_size, image_size, 3), name="images")
-    x = ImageCheck(image_size, image_size, name="check_images", **layer)(images)
-    x = keras.layers.Normalization(
-        mean=[255.0 * m for m in CIFAR10_MEAN],
-        variance=[(255.0 * s) ** 2 for s in CIFAR10_STD],
-        name="normalize",
-        **layer,
-    )(x)
+    images, x = _image_input(image_size, layer)
     if tokenizer == "patch":
         x = PatchTokenizer(patch_size, embed_dim, name="tokenizer", **layer)(x)
     else:
@@ -123,6 +115,54 @@ def build_compact_transformer(
         x = SeqPool(name="seq_pool", **layer)(x)
     # float32 logits: the loss and the predictions need no bfloat16 rounding, and this layer is tiny.
     logits = keras.layers.Dense(num_classes, kernel_initializer=initializers.linear(), name="classifier", dtype="float32")(x)
+    return CompactTransformer(images, logits, name=name)
+
+
+def _check_image_size(image_size):
+    if not is_whole_number(image_size, 1):
+        raise ValueError(f"image_size must be a whole number of pixels >= 1, got {image_size!r}.")
+    return int(image_size)
+
+
+def _image_input(image_size, layer):
+    """The input every model shares: raw RGB images (0-255), checked, then normalised with
+    CIFAR-10's statistics. Returns (the Input, the normalised images)."""
+    images = keras.Input((image_size, image_size, 3), name="images")
+    x = ImageCheck(image_size, image_size, name="check_images", **layer)(images)
+    x = keras.layers.Normalization(
+        mean=[255.0 * m for m in CIFAR10_MEAN],
+        variance=[(255.0 * s) ** 2 for s in CIFAR10_STD],
+        name="normalize",
+        **layer,
+    )(x)
+    return images, x
+
+
+def build_resnet(*, blocks_per_stage=3, widths=(16, 32, 64), num_classes=10, image_size=32, dtype=None, name="resnet"):
+    """He et al.'s (2016, section 4.2) CIFAR ResNet of 6n+2 layers, n = `blocks_per_stage`
+    (3: ResNet-20): a 3x3 convolution of widths[0] filters with BatchNorm and ReLU, then one
+    stage of n basic blocks per width, the first block of every stage after the first halving
+    the feature map; global average pooling; a dense classifier. Shortcuts are the paper's
+    option A (parameter-free; `helpers.layers.resnet.BasicBlock`).
+
+    It takes and returns what the compact transformers do (raw images 0-255 in, float32 logits
+    out) through the same model class, `CompactTransformer`, which brings their image checks,
+    on-device augmentation and predict/evaluate padding; `dtype` likewise."""
+    num_classes = check_num_classes(num_classes)
+    image_size = _check_image_size(image_size)
+    layer = dict(dtype=dtype)
+    images, x = _image_input(image_size, layer)
+    x = keras.layers.Conv2D(
+        widths[0], 3, padding="same", use_bias=False, kernel_initializer=initializers.kaiming_normal(), name="stem_conv", **layer
+    )(x)
+    x = keras.layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM, epsilon=BATCH_NORM_EPSILON, name="stem_norm", **layer)(x)
+    x = keras.layers.ReLU(name="stem_relu", **layer)(x)
+    for stage, width in enumerate(widths):
+        for block in range(blocks_per_stage):
+            strides = 2 if stage > 0 and block == 0 else 1
+            x = BasicBlock(width, strides=strides, name=f"stage_{stage + 1}_block_{block + 1}", **layer)(x)
+    x = keras.layers.GlobalAveragePooling2D(name="pool", **layer)(x)
+    logits = keras.layers.Dense(num_classes, name="classifier", dtype="float32")(x)
     return CompactTransformer(images, logits, name=name)
 
 
@@ -312,6 +352,33 @@ for _name, _family, _layers, _kwargs, _extra in [
     _register(Variant(_name, _family, _layers, _kwargs, **_extra))
 
 
+@dataclass(frozen=True)
+class Baseline:
+    """A model that is not one of the paper's, for comparison: built by `build_resnet`."""
+
+    name: str
+    family: str
+    build_kwargs: dict
+    description: str
+    image_size: int = 32
+    in_paper: bool = False
+    paper_params_m = None
+
+    def describe(self):
+        return f"baseline, not a paper variant: {self.description}"
+
+
+_register(
+    Baseline(
+        "resnet20",
+        "ResNet",
+        dict(blocks_per_stage=3, widths=(16, 32, 64)),
+        "ResNet-20 for CIFAR (He et al., 2016, section 4.2), a CNN of about cct_2_3x2's size: "
+        "3 stages of 3 basic blocks at 16/32/64 channels, option-A shortcuts",
+    )
+)
+
+
 def list_models(details=False):
     """The variant names; with details=True a {name: description} dict."""
     if details:
@@ -322,19 +389,25 @@ def list_models(details=False):
 def create_model(name, num_classes=10, image_size=None, weights=None, **overrides):
     """Build a named variant. `image_size` defaults to the variant's own (32, or 224 for
     cct_7_7x2); `overrides` change any argument of `build_compact_transformer`, e.g.
-    `positional_embedding="sine"`, `stochastic_depth=0.0` or `dtype="mixed_bfloat16"`.
+    `positional_embedding="sine"`, `stochastic_depth=0.0` or `dtype="mixed_bfloat16"`
+    (the CNN baseline `resnet20` takes only `dtype`).
 
     `weights="cifar10"` loads the CIFAR-10 weights shipped with this package (see
     `pretrained_info`); a path to a `.weights.h5` file loads that file."""
     if name not in VARIANTS:
         raise ValueError(f"Unknown model {name!r}. Valid names: {', '.join(VARIANTS)}.")
     variant = VARIANTS[name]
-    heads, dim, ratio = BACKBONES[variant.num_layers]
-    kwargs = dict(num_heads=heads, embed_dim=dim, mlp_ratio=ratio, **variant.build_kwargs)
-    kwargs.update(overrides)
-    model = build_compact_transformer(
-        num_classes=num_classes, image_size=variant.image_size if image_size is None else image_size, name=name, **kwargs
-    )
+    image_size = variant.image_size if image_size is None else image_size
+    if isinstance(variant, Baseline):
+        unknown = sorted(set(overrides) - {"dtype"})
+        if unknown:
+            raise ValueError(f"{name} is a CNN baseline: of the transformers' arguments it takes only dtype, got {', '.join(unknown)}.")
+        model = build_resnet(num_classes=num_classes, image_size=image_size, name=name, **variant.build_kwargs, **overrides)
+    else:
+        heads, dim, ratio = BACKBONES[variant.num_layers]
+        kwargs = dict(num_heads=heads, embed_dim=dim, mlp_ratio=ratio, **variant.build_kwargs)
+        kwargs.update(overrides)
+        model = build_compact_transformer(num_classes=num_classes, image_size=image_size, name=name, **kwargs)
     if weights is not None:
         _load_weights(model, name, weights)
     return model

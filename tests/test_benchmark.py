@@ -27,3 +27,14 @@ def test_command_line_prints_a_table_and_writes_json(tmp_path, capsys):
     assert row["epoch_time_s"] == pytest.approx(50000 / row["train_images_per_s"], rel=0.01)
     printed = capsys.readouterr().out
     assert printed.count("cct_2_3x2") >= 1 and "train img/s" in printed
+
+
+def test_macs_of_the_cnn_baseline():
+    # ResNet-20 on 32x32 images: every 3x3 convolution costs output pixels x 9 x in x out channels.
+    stem = 32 * 32 * 9 * 3 * 16
+    stage_1 = 6 * 32 * 32 * 9 * 16 * 16
+    stage_2 = 16 * 16 * 9 * 16 * 32 + 5 * 16 * 16 * 9 * 32 * 32
+    stage_3 = 8 * 8 * 9 * 32 * 64 + 5 * 8 * 8 * 9 * 64 * 64
+    expected = stem + stage_1 + stage_2 + stage_3 + 64 * 10
+    assert count_macs(create_model("resnet20")) == (expected, expected)  # no attention products
+    assert expected / 1e9 == pytest.approx(0.041, abs=0.001)

@@ -45,7 +45,7 @@ def test_image_size_not_divisible_by_patch_size():
         create_model("vit_lite_2_4", image_size=30)
 
 
-@pytest.mark.parametrize("name", ["vit_lite_2_4", "cvt_2_4", "cct_2_3x2"])
+@pytest.mark.parametrize("name", ["vit_lite_2_4", "cvt_2_4", "cct_2_3x2", "resnet20"])
 def test_models_take_raw_images_and_return_logits(name, images):
     model = create_model(name, num_classes=7)
     logits = keras.ops.convert_to_numpy(model.predict(images, verbose=0))
@@ -66,7 +66,7 @@ def test_sequence_length(name, tokens):
     assert model.get_layer("position_embedding").output.shape[1] == tokens
 
 
-@pytest.mark.parametrize("name", ["cct_2_3x2", "vit_lite_2_4"])
+@pytest.mark.parametrize("name", ["cct_2_3x2", "vit_lite_2_4", "resnet20"])
 def test_keras_file_round_trip_gives_identical_predictions(name, images, tmp_path):
     model = create_model(name)
     path = tmp_path / f"{name}.keras"
@@ -128,3 +128,65 @@ def test_mixed_precision_model_matches_float32(images, tmp_path):
     loaded = keras.models.load_model(path)
     assert loaded.get_layer("encoder_1").mlp_hidden.compute_dtype == "bfloat16"
     np.testing.assert_array_equal(loaded.predict(images, verbose=0), mixed_logits)
+
+
+def test_resnet20_has_the_parameters_of_he_et_al():
+    # He et al. (2016), section 4.2: a 3x3 conv of 16 filters, then 3 stages of 3 basic blocks
+    # (two 3x3 convolutions each, no bias) at 16/32/64 channels; BatchNorm's scale and shift
+    # after every convolution; option-A shortcuts have no weights; a dense layer to 10 classes.
+    stem = 3 * 3 * 3 * 16 + 2 * 16
+    blocks = 0
+    for channels_in, channels in ((16, 16), (16, 32), (32, 64)):
+        first = 3 * 3 * channels_in * channels + 3 * 3 * channels * channels
+        blocks += first + 2 * (2 * 3 * 3 * channels * channels) + 3 * 2 * (2 * channels)
+    classifier = 64 * 10 + 10
+    expected = stem + blocks + classifier
+    assert expected == 269_722  # "0.27M" in He et al.'s Table 6
+    model = create_model("resnet20")
+    assert count_parameters(model) == expected
+    # cct_2_3x2 is the transformer of about this size.
+    assert count_parameters(model) == pytest.approx(count_parameters(create_model("cct_2_3x2")), rel=0.1)
+
+
+def test_resnet20_is_listed_as_a_baseline_not_a_paper_variant():
+    assert "resnet20" in list_models()
+    assert VARIANTS["resnet20"].in_paper is False and VARIANTS["resnet20"].paper_params_m is None
+    assert "resnet20" not in PUBLISHED
+    assert list_models(details=True)["resnet20"].startswith("baseline, not a paper variant: ResNet-20")
+    with pytest.raises(ValueError, match="takes only dtype, got stochastic_depth"):
+        create_model("resnet20", stochastic_depth=0.0)
+
+
+def test_resnet20_stages_halve_the_map_and_widen_it():
+    model = create_model("resnet20")
+    shapes = [model.get_layer(f"stage_{stage}_block_1").output.shape[1:] for stage in (1, 2, 3)]
+    assert shapes == [(32, 32, 16), (16, 16, 32), (8, 8, 64)]
+
+
+def test_basic_block_option_a_shortcut_subsamples_and_pads_with_zeros():
+    from helpers.layers.resnet import BasicBlock
+
+    block = BasicBlock(8, strides=2)
+    x = np.random.default_rng(0).uniform(0, 1, (2, 6, 6, 4)).astype("float32")
+    block.build(x.shape)
+    block.norm_2.gamma.assign(np.zeros(8, "float32"))  # the residual branch adds its shift beta = 0
+    y = keras.ops.convert_to_numpy(block(x, training=False))
+    assert y.shape == (2, 3, 3, 8)
+    np.testing.assert_allclose(y[..., :4], x[:, ::2, ::2, :], rtol=1e-6)
+    np.testing.assert_array_equal(y[..., 4:], 0.0)
+
+
+def test_resnet20_trains_through_helpers_train():
+    from helpers.device import set_seed
+    from helpers.train import train
+
+    (x_train, y_train), (x_test, y_test) = load_cifar10_sample()
+    set_seed(0)
+    start = keras.ops.convert_to_numpy(create_model("resnet20").get_layer("stem_conv").kernel)  # train's model, seed 0
+    run = train("resnet20", ((x_train[:32], y_train[:32]), (x_test[:16], y_test[:16])), epochs=1, batch_size=16, seed=0, verbose=0)
+    assert run.model.name == "resnet20" and np.isfinite(run.history["loss"][-1])
+    assert 0 <= run.results["test_accuracy"] <= 1
+    trained = keras.ops.convert_to_numpy(run.model.get_layer("stem_conv").kernel)
+    assert trained.shape == start.shape and not np.allclose(trained, start)  # two optimizer steps moved it
+    # BatchNorm's running statistics, which evaluation uses, left their start (mean 0).
+    assert not np.allclose(keras.ops.convert_to_numpy(run.model.get_layer("stem_norm").moving_mean), 0.0)
