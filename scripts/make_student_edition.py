@@ -8,8 +8,8 @@ DIR receives:
 - `notebooks/`: every notebooks/*.ipynb, where the code between each `# BEGIN SOLUTION` and
   `# END SOLUTION` line of a solution cell is replaced, at the marker's indentation, by
   `raise NotImplementedError(...)`. The solution cell and its check cell get the tag
-  `raises-exception`, which lets Jupyter's "Run All" (and nbval, nbclient) go on past them while
-  the exercise is unsolved, and their outputs are cleared; every other cell keeps its outputs.
+  `raises-exception`, with which Jupyter, nbclient and nbval run on past their error while the
+  exercise is unsolved, and their outputs are cleared; every other cell keeps its outputs.
 - `helpers/`: a copy of the package, so that DIR runs on its own: the notebooks' set-up cell
   imports `helpers` from beside `notebooks/`.
 - `SOLUTIONS.md`, for the teacher: every exercise by notebook, its title and its solution cell.
@@ -17,12 +17,16 @@ DIR receives:
 The convention (the README's "Teaching with it"): an exercise is a markdown cell whose first line
 starts `### Exercise (write it yourself):`, then one code cell tagged `solution` in which every
 part the student writes sits between the marker lines, then one code cell tagged
-`exercise-check`. Names a solution cell defines must not be used by a later cell other than its
-check, so that the student edition runs on while an exercise is unsolved. A notebook that breaks
-the convention stops the script with an error naming the notebook and the cell.
+`exercise-check`. No later cell but the check may use a name that the unsolved solution cell
+leaves undefined, or defined but raising (checked statically from the names the cells read), so
+that the student edition runs on while an exercise is unsolved. A notebook that breaks the
+convention stops the script with an error naming the notebook and the cell.
 
-The edition is built in a temporary folder beside DIR and renamed into place: an interrupted
-run leaves the previous edition as it was. DIR must be new, empty, or an earlier edition.
+The edition is built in a temporary folder beside DIR (`.partial-PID-DIR`) and renamed into
+place, after the previous edition is renamed aside (`.replaced-PID-DIR`, then deleted). A
+failure leaves the previous edition as it was; a kill does too (plus the hidden temporary
+folder), unless it falls in the instant between the two renames, which leaves both editions
+under their hidden names. DIR must be new, empty, or an earlier edition.
 """
 
 import argparse
