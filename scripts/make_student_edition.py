@@ -3,16 +3,16 @@
     python scripts/make_student_edition.py --out DIR    # write DIR (replaces an earlier edition)
     python scripts/make_student_edition.py --check      # only check the exercise convention
 
-DIR receives:
+DIR receives the edition to hand out, `DIR/student/`, and beside it the teacher's solutions:
 
-- `notebooks/`: every notebooks/*.ipynb, where the code between each `# BEGIN SOLUTION` and
+- `student/notebooks/`: every notebooks/*.ipynb, where the code between each `# BEGIN SOLUTION` and
   `# END SOLUTION` line of a solution cell is replaced, at the marker's indentation, by
   `raise NotImplementedError(...)`. The solution cell and its check cell get the tag
   `raises-exception`, with which Jupyter, nbclient and nbval run on past their error while the
   exercise is unsolved, and their outputs are cleared; every other cell keeps its outputs.
-- `helpers/`: a copy of the package, so that DIR runs on its own: the notebooks' set-up cell
-  imports `helpers` from beside `notebooks/`.
-- `SOLUTIONS.md`, for the teacher: every exercise by notebook, its title and its solution cell.
+- `student/helpers/`: a copy of the package, so that `student/` runs on its own: the notebooks'
+  set-up cell imports `helpers` from beside `notebooks/`.
+- `SOLUTIONS.md`, for the teacher (outside `student/`, so handing that folder out leaves it behind): every exercise by notebook, its title and its solution cell.
 
 The convention (the README's "Teaching with it"): an exercise is a markdown cell whose first line
 starts `### Exercise (write it yourself):`, then one code cell tagged `solution` in which every
@@ -371,10 +371,10 @@ def write_edition(out, notebooks_dir=NOTEBOOKS, helpers_dir=HELPERS):
     temporary = out.with_name(f"{TEMPORARY_PREFIX}{os.getpid()}-{out.name}")
     replaced = out.with_name(f".replaced-{os.getpid()}-{out.name}")
     try:
-        (temporary / "notebooks").mkdir(parents=True)
+        (temporary / "student" / "notebooks").mkdir(parents=True)
         for name, notebook in editions.items():
-            _write_notebook(temporary / "notebooks" / name, notebook)
-        shutil.copytree(helpers_dir, temporary / "helpers", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            _write_notebook(temporary / "student" / "notebooks" / name, notebook)
+        shutil.copytree(helpers_dir, temporary / "student" / "helpers", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         (temporary / "SOLUTIONS.md").write_text(solutions_markdown(exercises), encoding="utf-8")
         if out.exists():  # a folder is not renamed over a non-empty one: move the old edition aside first
             os.replace(out, replaced)
@@ -416,7 +416,7 @@ def main(argv=None):
     for name, found in exercises.items():
         print(f"{name}: {len(found)} exercise{'' if len(found) == 1 else 's'}")
     if not arguments.check:
-        print(f"wrote {arguments.out}/notebooks, {arguments.out}/helpers and {arguments.out}/SOLUTIONS.md")
+        print(f"wrote {arguments.out}/student (notebooks and helpers, to hand out) and {arguments.out}/SOLUTIONS.md (for the teacher)")
     return 0
 
 

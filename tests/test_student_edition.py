@@ -132,7 +132,7 @@ def test_the_edition_removes_solutions_and_keeps_everything_else(sources, tmp_pa
     found = edition.write_edition(out, notebooks, helpers)
     assert {name: len(exercises) for name, exercises in found.items()} == {"01_demo.ipynb": 1, "02_total.ipynb": 1}
     original = demo_notebook()
-    student = json.loads((out / "notebooks" / "01_demo.ipynb").read_text(encoding="utf-8"))
+    student = json.loads((out / "student" / "notebooks" / "01_demo.ipynb").read_text(encoding="utf-8"))
     assert "".join(student["cells"][3]["source"]) == STUDENT
     assert "x * x" not in json.dumps(student) and "x ** 3" not in json.dumps(student)
     assert student["cells"][3]["metadata"]["tags"] == ["solution", "raises-exception"]
@@ -149,8 +149,10 @@ def test_the_edition_removes_solutions_and_keeps_everything_else(sources, tmp_pa
     assert "### 1. Exercise (write it yourself): the square and the cube" in solutions
     assert f"```python\n{SOLUTION.rstrip()}\n```" in solutions
     assert "total = sum(numbers)" in solutions
-    assert (out / "helpers" / "__init__.py").read_text() == "PROJECT = 'demo'\n"
-    assert not (out / "helpers" / "__pycache__").exists()
+    assert (out / "student" / "helpers" / "__init__.py").read_text() == "PROJECT = 'demo'\n"
+    assert not (out / "student" / "helpers" / "__pycache__").exists()
+    handed_out = [path for path in (out / "student").rglob("*") if path.is_file()]
+    assert not any("x * x" in path.read_text(encoding="utf-8", errors="ignore") for path in handed_out)  # solutions stay with the teacher
     assert sorted(path.name for path in tmp_path.iterdir()) == ["handout", "repo"]  # no temporary folder left
 
 
@@ -158,10 +160,10 @@ def test_a_second_run_replaces_the_edition(sources, tmp_path):
     notebooks, helpers = sources
     out = tmp_path / "handout"
     edition.write_edition(out, notebooks, helpers)
-    (out / "notebooks" / "99_removed.ipynb").write_text("{}")
+    (out / "student" / "notebooks" / "99_removed.ipynb").write_text("{}")
     (notebooks / "02_total.ipynb").unlink()
     edition.write_edition(out, notebooks, helpers)
-    assert sorted(path.name for path in (out / "notebooks").iterdir()) == ["01_demo.ipynb"]
+    assert sorted(path.name for path in (out / "student" / "notebooks").iterdir()) == ["01_demo.ipynb"]
     assert "02_total" not in (out / "SOLUTIONS.md").read_text()
     assert sorted(path.name for path in tmp_path.iterdir()) == ["handout", "repo"]
 
@@ -281,10 +283,10 @@ def test_the_student_edition_runs_on_past_unsolved_exercises(sources, tmp_path):
     notebooks, helpers = sources
     out = tmp_path / "handout"
     edition.write_edition(out, notebooks, helpers)
-    demo = _executed(out / "notebooks" / "01_demo.ipynb", timeout=60)
+    demo = _executed(out / "student" / "notebooks" / "01_demo.ipynb", timeout=60)
     assert _errors(demo.cells[3]) == [] and _errors(demo.cells[4]) == ["NotImplementedError"]
     assert "".join(output["text"] for output in demo.cells[5].outputs) == "1.414\n"
-    total = _executed(out / "notebooks" / "02_total.ipynb", timeout=60)
+    total = _executed(out / "student" / "notebooks" / "02_total.ipynb", timeout=60)
     assert _errors(total.cells[1]) == ["NotImplementedError"] and _errors(total.cells[2]) == ["NameError"]
     assert "".join(output["text"] for output in total.cells[3].outputs) == "3\n"
 
@@ -365,7 +367,7 @@ def executed_exercises(tmp_path_factory):
     found = edition.write_edition(out)
     combined, where = None, {}
     for name, exercises in found.items():
-        notebook = json.loads((out / "notebooks" / name).read_text(encoding="utf-8"))
+        notebook = json.loads((out / "student" / "notebooks" / name).read_text(encoding="utf-8"))
         if combined is None:
             combined = dict(notebook, cells=[])
         combined["cells"].append(code("%reset -f"))
@@ -373,7 +375,7 @@ def executed_exercises(tmp_path_factory):
         chosen = cells_to_run(notebook, exercises)
         combined["cells"] += [notebook["cells"][index] for index in chosen]
         where[name] = [(exercise, offset + chosen.index(exercise.solution), offset + chosen.index(exercise.check)) for exercise in exercises]
-    path = out / "notebooks" / "exercises-only.ipynb"  # beside the others: the set-up cell finds ../helpers
+    path = out / "student" / "notebooks" / "exercises-only.ipynb"  # beside the others: the set-up cell finds ../helpers
     path.write_text(json.dumps(combined), encoding="utf-8")
     executed = _executed(path)
     return {
