@@ -10,19 +10,30 @@ trains the 2-layer trio on 5, 10, 25, 50 and 100% of the training set and writes
 `data_efficiency.csv` (one row a run) and `data_efficiency.png` to --out. Each run keeps its
 own resumable folder there, so an interrupted experiment continues where it stopped.
 `published_rows()` reads the result shipped with this package (see its docstring).
+
+    python -m helpers.data_efficiency --models resnet20 --steps 2000 --out runs/data_efficiency \
+        --merge-into results/data_efficiency/data_efficiency.csv
+
+trains only the CNN baseline and merges its rows into an existing table: the rows of other
+models stay as they were, and the figure beside that table is redrawn from all of them.
 """
 
 import argparse
 import csv
+import io
 from pathlib import Path
 
 import numpy as np
+
+from helpers.run_folder import atomic_path, write_text_atomically
 
 FRACTIONS = (0.05, 0.1, 0.25, 0.5, 1.0)
 STEPS = 2000  # per run: all fifteen fit in about 1.5 hours on 2 CPU cores
 SMALL_TRIO = ("vit_lite_2_4", "cvt_2_4", "cct_2_3x2")
 FIELDS = ("model", "fraction", "train_images", "steps", "test_accuracy", "train_accuracy_last_epoch")
 PUBLISHED_CSV = Path(__file__).parent / "assets" / "data_efficiency.csv"
+# How the figure draws a model; a model not named here gets a solid line with round markers.
+LINE_STYLES = {"resnet20": dict(label="ResNet-20 (CNN)", color="black", linestyle="--", marker="s")}
 
 
 def balanced_subset(labels, fraction, seed=0):
@@ -84,10 +95,19 @@ def run_experiment(
 
 
 def write_rows(rows, path):
-    with open(path, "w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
+    """The rows as a CSV file, written atomically (`helpers.run_folder`)."""
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text_atomically(Path(path), text.getvalue())
+
+
+def merge_rows(existing, new):
+    """`existing` with every run of `new` added: a run (model and fraction) that both hold
+    is taken from `new`; the other rows of `existing` stay as they are, in their order."""
+    replaced = {(row["model"], row["fraction"]) for row in new}
+    return [row for row in existing if (row["model"], row["fraction"]) not in replaced] + list(new)
 
 
 def read_rows(path):
@@ -113,7 +133,8 @@ def plot_data_efficiency(rows, title=None):
     for model_name in dict.fromkeys(row["model"] for row in rows):
         points = sorted((row["fraction"], row["test_accuracy"]) for row in rows if row["model"] == model_name)
         fractions, accuracies = zip(*points)
-        ax.plot(fractions, np.array(accuracies) * 100, marker="o", label=model_name)
+        style = {"label": model_name, "marker": "o", **LINE_STYLES.get(model_name, {})}
+        ax.plot(fractions, np.array(accuracies) * 100, **style)
     ax.set_xscale("log")
     shown = sorted({row["fraction"] for row in rows})
     ax.set_xticks(shown, [f"{fraction:.0%}" for fraction in shown])
@@ -127,6 +148,12 @@ def plot_data_efficiency(rows, title=None):
     return fig
 
 
+def save_figure(figure, path):
+    """A PNG, written atomically."""
+    with atomic_path(Path(path)) as temporary:
+        figure.savefig(temporary, dpi=110, format="png")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default=",".join(SMALL_TRIO))
@@ -136,6 +163,10 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--sample", action="store_true", help="use the shipped CIFAR-10 sample (quick checks)")
+    parser.add_argument(
+        "--merge-into", type=Path, metavar="CSV",
+        help="also merge this run's rows into CSV (other models' rows unchanged) and redraw the figure beside it",
+    )
     args = parser.parse_args(argv)
 
     import matplotlib
@@ -148,7 +179,12 @@ def main(argv=None):
         data, args.out, models=args.models.split(","), fractions=[float(f) for f in args.fractions.split(",")],
         steps=args.steps, evaluations=args.evaluations, batch_size=args.batch_size,
     )
-    plot_data_efficiency(rows).savefig(args.out / "data_efficiency.png", dpi=110)
+    save_figure(plot_data_efficiency(rows), args.out / "data_efficiency.png")
+    if args.merge_into:
+        merged = merge_rows(read_rows(args.merge_into), rows)
+        write_rows(merged, args.merge_into)
+        save_figure(plot_data_efficiency(merged), args.merge_into.with_suffix(".png"))
+        print(f"{args.merge_into}: {len(rows)} rows merged into {len(merged)}; its figure redrawn")
     for row in rows:
         print(f"{row['model']:>14}  {row['fraction']:>5.0%}  {row['train_images']:>6,} images  test accuracy {row['test_accuracy']:.2%}")
 

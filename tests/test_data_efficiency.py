@@ -1,12 +1,16 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from helpers.data import load_cifar10_sample
 from helpers.data_efficiency import (
-    FRACTIONS, SMALL_TRIO, balanced_subset, plot_data_efficiency, published_rows, read_rows, run_experiment,
+    FRACTIONS, PUBLISHED_CSV, SMALL_TRIO, balanced_subset, main, merge_rows, plot_data_efficiency, published_rows, read_rows,
+    run_experiment,
 )
+
+RESULTS_CSV = Path(__file__).parents[1] / "results" / "data_efficiency" / "data_efficiency.csv"
 
 
 def test_balanced_subset_takes_the_same_share_of_every_class():
@@ -36,10 +40,51 @@ def test_runs_on_every_fraction_take_the_same_steps(tmp_path):
 
 def test_the_published_experiment_holds_the_trio_on_every_fraction_with_equal_steps():
     rows = published_rows()
+    models = list(dict.fromkeys(row["model"] for row in rows))
+    assert models[:3] == list(SMALL_TRIO) and set(models[3:]) <= {"resnet20"}  # the CNN baseline, once merged
     assert sorted((row["model"], row["fraction"]) for row in rows) == sorted(
-        (model_name, fraction) for model_name in SMALL_TRIO for fraction in FRACTIONS
+        (model_name, fraction) for model_name in models for fraction in FRACTIONS
     )
     assert len({row["steps"] for row in rows}) == 1
     for row in rows:
         assert row["train_images"] == 10 * round(row["fraction"] * 5000)
         assert 0.1 < row["test_accuracy"] < 1
+
+
+def row(model, fraction, accuracy):
+    return {"model": model, "fraction": fraction, "train_images": round(fraction * 50000), "steps": 2000,
+            "test_accuracy": accuracy, "train_accuracy_last_epoch": "0.5"}
+
+
+def test_merge_keeps_the_other_models_rows_and_replaces_a_rerun():
+    existing = [row("cvt_2_4", 0.05, 0.49), row("resnet20", 0.05, 0.1), row("cvt_2_4", 1.0, 0.52)]
+    new = [row("resnet20", 1.0, 0.6), row("resnet20", 0.05, 0.55)]
+    assert merge_rows(existing, new) == [existing[0], existing[2], *new]
+
+
+def test_the_cnn_has_its_own_line_style_and_label():
+    figure = plot_data_efficiency([row("cct_2_3x2", 0.05, 0.57), row("cct_2_3x2", 1.0, 0.64),
+                                   row("resnet20", 0.05, 0.5), row("resnet20", 1.0, 0.6)])
+    lines = {line.get_label(): line for line in figure.axes[0].get_lines()}
+    assert set(lines) == {"cct_2_3x2", "ResNet-20 (CNN)"}
+    assert lines["ResNet-20 (CNN)"].get_linestyle() == "--" and lines["cct_2_3x2"].get_linestyle() == "-"
+    assert lines["ResNet-20 (CNN)"].get_marker() == "s"
+
+
+def test_command_line_merges_one_models_runs_into_a_table(tmp_path):
+    table = tmp_path / "table" / "data_efficiency.csv"
+    table.parent.mkdir()
+    published = PUBLISHED_CSV.read_text()
+    trio = [line for line in published.splitlines()[1:] if not line.startswith("resnet20,")]
+    table.write_text("\n".join(published.splitlines()[:1] + trio) + "\n")
+    main(["--models", "resnet20", "--fractions", "0.1", "--steps", "2", "--evaluations", "1", "--batch-size", "16",
+          "--sample", "--out", str(tmp_path / "runs"), "--merge-into", str(table)])
+    lines = table.read_text().splitlines()
+    assert lines[1:-1] == trio  # the other models' rows, byte for byte
+    assert lines[-1].startswith("resnet20,0.1,400,2,")
+    assert (tmp_path / "table" / "data_efficiency.png").stat().st_size > 0
+    assert [row["model"] for row in read_rows(tmp_path / "runs" / "data_efficiency.csv")] == ["resnet20"]
+
+
+def test_the_shipped_table_is_the_one_in_results():
+    assert PUBLISHED_CSV.read_bytes() == RESULTS_CSV.read_bytes()
