@@ -175,6 +175,15 @@ def learning_rate_schedule(recipe, steps_per_epoch):
     )
 
 
+def learning_rates(recipe, steps_per_epoch):
+    """The learning rate of every optimizer step of `recipe` (a NumPy array of epochs x
+    steps_per_epoch), computed by the schedule object training uses."""
+    schedule = learning_rate_schedule(recipe, steps_per_epoch)
+    steps = keras.ops.arange(recipe.epochs * steps_per_epoch, dtype="float32")
+    # The schedule picks warm-up or decay with ops.cond, one step at a time: map it over the steps.
+    return keras.ops.convert_to_numpy(keras.ops.vectorized_map(schedule, steps))
+
+
 def make_optimizer(recipe, steps_per_epoch):
     optimizer = keras.optimizers.AdamW(
         learning_rate=learning_rate_schedule(recipe, steps_per_epoch), weight_decay=recipe.weight_decay
