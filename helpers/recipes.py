@@ -95,7 +95,7 @@ RECIPES = {
         "set's config 0.25). Deviations: the learning rate changes every step, not every epoch; "
         "on the device, timm's per-image RandAugment with the geometry applied first in one "
         "resampling (helpers.device_augmentation); on a TensorFlow CPU, Keras' RandAugment scaled "
-        "to timm's strengths, its ops drawn per batch (helpers.augmentation); MixUp and CutMix mix "
+        "to timm's strengths, called by tf.data on one image at a time, so its ops are drawn per image (helpers.augmentation); MixUp and CutMix mix "
         "every batch (timm: probability 1.0, the same).",
     ),
     "short": _SHORT,
