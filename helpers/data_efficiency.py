@@ -126,17 +126,19 @@ def published_rows():
 
 
 def plot_data_efficiency(rows, title=None):
-    """Test accuracy against the fraction of the training set, one line per model."""
+    """Test accuracy against the fraction of the training set, one line per model. A model
+    not run at a share the others were run at has a gap there: its line is not drawn across
+    shares it was not measured at."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    for model_name in dict.fromkeys(row["model"] for row in rows):
-        points = sorted((row["fraction"], row["test_accuracy"]) for row in rows if row["model"] == model_name)
-        fractions, accuracies = zip(*points)
-        style = {"label": model_name, "marker": "o", **LINE_STYLES.get(model_name, {})}
-        ax.plot(fractions, np.array(accuracies) * 100, **style)
-    ax.set_xscale("log")
     shown = sorted({row["fraction"] for row in rows})
+    for model_name in dict.fromkeys(row["model"] for row in rows):
+        accuracy_at = {row["fraction"]: row["test_accuracy"] for row in rows if row["model"] == model_name}
+        accuracies = [accuracy_at.get(fraction, np.nan) for fraction in shown]  # NaN breaks the line
+        style = {"label": model_name, "marker": "o", **LINE_STYLES.get(model_name, {})}
+        ax.plot(shown, np.array(accuracies) * 100, **style)
+    ax.set_xscale("log")
     ax.set_xticks(shown, [f"{fraction:.0%}" for fraction in shown])
     ax.minorticks_off()
     ax.set_xlabel("share of the CIFAR-10 training set")

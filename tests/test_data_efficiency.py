@@ -89,3 +89,12 @@ def test_command_line_merges_one_models_runs_into_a_table(tmp_path):
 
 def test_the_shipped_table_is_the_one_in_results():
     assert PUBLISHED_CSV.read_bytes() == RESULTS_CSV.read_bytes()
+
+
+def test_a_model_missing_a_share_has_a_gap_there_not_a_line_across_it():
+    rows = [{"model": "cct_2_3x2", "fraction": fraction, "steps": 8, "test_accuracy": 0.5} for fraction in (0.05, 0.5, 1.0)]
+    rows += [{"model": "resnet20", "fraction": fraction, "steps": 8, "test_accuracy": 0.6} for fraction in (0.05, 1.0)]
+    lines = {line.get_label(): line for line in plot_data_efficiency(rows).axes[0].get_lines()}
+    assert list(lines["cct_2_3x2"].get_ydata()) == [50.0, 50.0, 50.0]
+    cnn = lines["ResNet-20 (CNN)"].get_ydata()
+    assert cnn[0] == cnn[2] == 60.0 and np.isnan(cnn[1])
