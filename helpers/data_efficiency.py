@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers.run_folder import atomic_path, write_text_atomically
+from helpers.atomic_files import write_text_atomically
 
 FRACTIONS = (0.05, 0.1, 0.25, 0.5, 1.0)
 STEPS = 2000  # per run: all fifteen fit in about 1.5 hours on 2 CPU cores
@@ -33,6 +33,7 @@ SMALL_TRIO = ("vit_lite_2_4", "cvt_2_4", "cct_2_3x2")
 FIELDS = ("model", "fraction", "train_images", "steps", "test_accuracy", "train_accuracy_last_epoch")
 PUBLISHED_CSV = Path(__file__).parent / "assets" / "data_efficiency.csv"
 # How the figure draws a model; a model not named here gets a solid line with round markers.
+FIGURE_DPI = 110  # the published PNG's resolution
 LINE_STYLES = {"resnet20": dict(label="ResNet-20 (CNN)", color="black", linestyle="--", marker="s")}
 
 
@@ -150,12 +151,6 @@ def plot_data_efficiency(rows, title=None):
     return fig
 
 
-def save_figure(figure, path):
-    """A PNG, written atomically."""
-    with atomic_path(Path(path)) as temporary:
-        figure.savefig(temporary, dpi=110, format="png")
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default=",".join(SMALL_TRIO))
@@ -175,17 +170,18 @@ def main(argv=None):
 
     matplotlib.use("Agg")
     from helpers.data import load_cifar10, load_cifar10_sample
+    from helpers.plotting import save_figure
 
     data = load_cifar10_sample() if args.sample else load_cifar10()
     rows = run_experiment(
         data, args.out, models=args.models.split(","), fractions=[float(f) for f in args.fractions.split(",")],
         steps=args.steps, evaluations=args.evaluations, batch_size=args.batch_size,
     )
-    save_figure(plot_data_efficiency(rows), args.out / "data_efficiency.png")
+    save_figure(plot_data_efficiency(rows), args.out / "data_efficiency.png", dpi=FIGURE_DPI)
     if args.merge_into:
         merged = merge_rows(read_rows(args.merge_into), rows)
         write_rows(merged, args.merge_into)
-        save_figure(plot_data_efficiency(merged), args.merge_into.with_suffix(".png"))
+        save_figure(plot_data_efficiency(merged), args.merge_into.with_suffix(".png"), dpi=FIGURE_DPI)
         print(f"{args.merge_into}: {len(rows)} rows merged into {len(merged)}; its figure redrawn")
     for row in rows:
         print(f"{row['model']:>14}  {row['fraction']:>5.0%}  {row['train_images']:>6,} images  test accuracy {row['test_accuracy']:.2%}")

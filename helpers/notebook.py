@@ -197,7 +197,7 @@ def save_run(run, family, settings, folder=None):
     A smoke run never replaces a real run's file: the test suite executes every notebook in
     smoke mode, and must not wipe out what a reader trained.
     """
-    from helpers.run_folder import write_json_atomically
+    from helpers.atomic_files import write_json_atomically
 
     path = Path(folder or runs_dir()) / f"{family}.json"
     saved = json.loads(path.read_text()) if path.is_file() else None

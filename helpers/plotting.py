@@ -2,13 +2,13 @@
 confusion matrices. Each function returns its matplotlib Figure."""
 
 import csv
-import os
 from pathlib import Path
 
 import numpy as np
 
 import matplotlib.pyplot as plt
 
+from helpers.atomic_files import atomic_path
 from helpers.data import CLASS_NAMES, check_images
 
 
@@ -200,10 +200,8 @@ FIGURE_FORMATS = ("png", "svg", "pdf")
 
 def save_figure(fig, path, dpi=200):
     """Write `fig` for a slide: opaque white background, cropped to its content, at `dpi`, in
-    the format its suffix names (.png, .svg or .pdf). The file appears whole or not at all:
-    it is written beside `path` under a hidden temporary name, then renamed over it (as
-    `helpers.run_folder` writes; its writer is not reused because it imports Keras and words its
-    errors for run folders). Returns the path."""
+    the format its suffix names (.png, .svg or .pdf). The file appears whole or not at all
+    (`helpers.atomic_files`). Returns the path."""
     path = Path(path)
     suffix = path.suffix.lower().lstrip(".")
     if suffix not in FIGURE_FORMATS:
@@ -211,13 +209,11 @@ def save_figure(fig, path, dpi=200):
             f"Cannot save a figure as {path.name!r}: name it .png, .svg or .pdf (the suffix chooses the format)."
         )
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".partial-{os.getpid()}-{path.name}")
     alpha = fig.patch.get_alpha()
     fig.patch.set_alpha(1.0)  # a figure made see-through (set_alpha) would stay so under facecolor="white"
     try:
-        fig.savefig(temporary, format=suffix, dpi=dpi, bbox_inches="tight", facecolor="white", transparent=False)
-        os.replace(temporary, path)
+        with atomic_path(path) as temporary:
+            fig.savefig(temporary, format=suffix, dpi=dpi, bbox_inches="tight", facecolor="white", transparent=False)
     finally:
         fig.patch.set_alpha(alpha)
-        temporary.unlink(missing_ok=True)
     return path

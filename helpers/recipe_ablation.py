@@ -66,7 +66,7 @@ def run_all(out, seeds, steps, evaluations=4, stochastic_depths=STOCHASTIC_DEPTH
 
 def copy_records(runs_dir, records=RECORDS):
     """Copy each finished run's config, history and results from `runs_dir` to `records`."""
-    from helpers.run_folder import write_text_atomically
+    from helpers.atomic_files import write_text_atomically
 
     copied = []
     for run_dir in sorted(Path(runs_dir).iterdir()):
@@ -104,7 +104,7 @@ def bundle_records(results=RESULTS):
 
 def write_bundle(results=RESULTS, path=BUNDLE):
     """Write `bundle_records()` to the package's assets (a Colab install has no results/ folder)."""
-    from helpers.run_folder import write_text_atomically
+    from helpers.atomic_files import write_text_atomically
 
     write_text_atomically(Path(path), json.dumps(bundle_records(results), indent=1) + "\n")
 

@@ -1,9 +1,9 @@
 """What keeps a run folder whole through kills, full disks and a second run started into it.
 
-Every file is written atomically: into a hidden temporary file in the same folder, flushed
-to the disk, then renamed over the old one. A rename within one file system is atomic, so
-whoever reads the folder, a resume after `kill -9` included, finds the old file or the new
-one, never half of one; and a write that fails (disk full, read-only) leaves the old file.
+Every file is written atomically (`helpers.atomic_files`): into a hidden temporary file in the
+same folder, flushed to the disk, then renamed over the old one, so whoever reads the folder, a
+resume after `kill -9` included, finds the old file or the new one, never half of one; and a
+write that fails (disk full, read-only) leaves the old file.
 
     with atomic_path(folder / "best.keras") as temporary:
         model.save(temporary)
@@ -19,23 +19,24 @@ so a resume always finds a complete state, and says so when it has to skip a dam
 
 import contextlib
 import csv
-import errno
 import hashlib
 import io
 import json
 import os
-import shutil
 import socket
-import time
 import zipfile
 from pathlib import Path
 
 import keras
 
-TEMPORARY_PREFIX = ".partial-"
-# Test hook: seconds to wait between writing a temporary file and renaming it, so that a
-# test can kill a run while a checkpoint is being written.
-PAUSE_BEFORE_RENAME_VARIABLE = "CCT_TEST_PAUSE_BEFORE_RENAME"
+from helpers import atomic_files
+from helpers.atomic_files import (
+    TEMPORARY_PREFIX,
+    describe_write_failure,
+    remove as _remove,
+    temporary_path,
+)
+
 LOCK_NAME = "run.lock"
 BACKUP_NAME = "backup"
 HISTORY_NAME = "history.csv"
@@ -47,15 +48,7 @@ class RunFolderError(RuntimeError):
     it, or it belongs to a different run."""
 
 
-def _explain_write_failure(error, path):
-    reason = {
-        errno.ENOSPC: "the disk is full",
-        getattr(errno, "EDQUOT", "no such errno here"): "the disk quota is used up",
-        errno.EROFS: "the file system is read-only",
-        errno.EACCES: "permission denied",
-        errno.EPERM: "permission denied",
-        errno.EFBIG: "the file is larger than this process may write",
-    }.get(getattr(error, "errno", None), f"{type(error).__name__}: {error}")
+def _explain_write_failure(reason, path):
     kept = f"Its previous {path.name} is kept. " if path.exists() else ""
     return (
         f"Could not write {path.name} into the run folder {path.parent} ({reason}). {kept}"
@@ -64,72 +57,16 @@ def _explain_write_failure(error, path):
     )
 
 
-def _is_disk_failure(error):
-    """True when `error`, or an error it was raised from, is an OSError (h5py and zipfile
-    wrap the disk's refusals in their own exceptions)."""
-    seen = set()
-    while error is not None and id(error) not in seen:
-        if isinstance(error, OSError):
-            return True
-        seen.add(id(error))
-        error = error.__cause__ or error.__context__
-    return False
-
-
-def _flush_to_disk(path):
-    if path.is_dir():
-        for child in path.iterdir():
-            _flush_to_disk(child)
-        flags = os.O_RDONLY
-    else:
-        flags = os.O_RDWR
-    try:
-        descriptor = os.open(path, flags)
-    except OSError:
-        if path.is_dir():  # some systems (Windows) cannot open a folder; its entries are flushed
-            return
-        raise
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        if not path.is_dir():
-            raise
-    finally:
-        os.close(descriptor)
-
-
-def temporary_path(path):
-    """The hidden name `path` is written under before it is renamed into place. It keeps the
-    full name at its end, as Keras requires (`.keras`, `.weights.h5`)."""
-    path = Path(path)
-    return path.with_name(f"{TEMPORARY_PREFIX}{os.getpid()}-{path.name}")
-
-
 @contextlib.contextmanager
 def atomic_path(path):
-    """Yield a temporary path in `path`'s folder to write to; when the block ends, flush it
-    to the disk and rename it to `path` (a file or a folder). On any failure the temporary
-    goes and `path` stays as it was; a refusal of the disk raises RunFolderError naming the
-    folder and the reason."""
+    """`helpers.atomic_files.atomic_path` for a file of a run folder: a refusal of the disk
+    raises RunFolderError, which says how to resume."""
     path = Path(path)
-    temporary = temporary_path(path)
-    _remove(temporary)
     try:
-        yield temporary
-        _flush_to_disk(temporary)
-        pause = float(os.environ.get(PAUSE_BEFORE_RENAME_VARIABLE) or 0)
-        if pause:
-            time.sleep(pause)
-        if temporary.is_dir() and path.exists():
-            _remove(path)  # a folder is not renamed over another; the one it replaces is an outdated copy
-        os.replace(temporary, path)
-        _flush_to_disk(path.parent)
-    except Exception as error:
-        if _is_disk_failure(error):
-            raise RunFolderError(_explain_write_failure(error, path)) from error
-        raise
-    finally:
-        _remove(temporary)
+        with atomic_files.atomic_path(path) as temporary:
+            yield temporary
+    except atomic_files.WriteRefusedError as refused:
+        raise RunFolderError(_explain_write_failure(refused.reason, path)) from refused
 
 
 def write_text_atomically(path, text):
@@ -144,15 +81,6 @@ def write_json_atomically(path, value):
 def save_model_atomically(model, path):
     with atomic_path(path) as temporary:
         model.save(temporary)
-
-
-def _remove(path):
-    path = Path(path)
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
 
 
 def remove_leftovers(folder):
@@ -372,7 +300,7 @@ class RunFolderLock:
         except FileExistsError:
             return False
         except OSError as error:
-            raise RunFolderError(_explain_write_failure(error, self.path)) from error
+            raise RunFolderError(_explain_write_failure(describe_write_failure(error), self.path)) from error
         finally:
             _remove(temporary)
 

@@ -22,11 +22,11 @@ leaves undefined, or defined but raising (checked statically from the names the 
 that the student edition runs on while an exercise is unsolved. A notebook that breaks the
 convention stops the script with an error naming the notebook and the cell.
 
-The edition is built in a temporary folder beside DIR (`.partial-PID-DIR`) and renamed into
-place, after the previous edition is renamed aside (`.replaced-PID-DIR`, then deleted). A
-failure leaves the previous edition as it was; a kill does too (plus the hidden temporary
-folder), unless it falls in the instant between the two renames, which leaves both editions
-under their hidden names. DIR must be new, empty, or an earlier edition.
+The edition is built in a temporary folder beside DIR and renamed into place
+(`helpers.atomic_files.atomic_path`), after the previous edition is renamed aside. A failure
+leaves the previous edition as it was; a kill does too (plus the hidden temporary folder),
+unless it falls in the instant between the two renames, which leaves both editions under their
+hidden names. DIR must be new, empty, or an earlier edition.
 """
 
 import argparse
@@ -41,8 +41,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 NOTEBOOKS = ROOT / "notebooks"
 HELPERS = ROOT / "helpers"
+
+from helpers.atomic_files import atomic_path  # noqa: E402
 
 EXERCISE_HEADING = "### Exercise (write it yourself):"
 SOLUTION_TAG = "solution"
@@ -53,7 +56,6 @@ END = "# END SOLUTION"
 PLACEHOLDER = ("# your code here", 'raise NotImplementedError("Exercise: write this part, then run the check below.")')
 MARKER_LIKE = re.compile(r"(BEGIN|END)\s*SOLUTION", re.IGNORECASE)
 SOLUTIONS_TITLE = "# Solutions to the exercises"
-TEMPORARY_PREFIX = ".partial-"
 
 
 class ConventionError(ValueError):
@@ -368,25 +370,12 @@ def write_edition(out, notebooks_dir=NOTEBOOKS, helpers_dir=HELPERS):
     if not editions:
         raise DestinationError(f"No notebooks in {notebooks_dir}.")
     out.parent.mkdir(parents=True, exist_ok=True)
-    temporary = out.with_name(f"{TEMPORARY_PREFIX}{os.getpid()}-{out.name}")
-    replaced = out.with_name(f".replaced-{os.getpid()}-{out.name}")
-    try:
+    with atomic_path(out) as temporary:
         (temporary / "student" / "notebooks").mkdir(parents=True)
         for name, notebook in editions.items():
             _write_notebook(temporary / "student" / "notebooks" / name, notebook)
         shutil.copytree(helpers_dir, temporary / "student" / "helpers", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         (temporary / "SOLUTIONS.md").write_text(solutions_markdown(exercises), encoding="utf-8")
-        if out.exists():  # a folder is not renamed over a non-empty one: move the old edition aside first
-            os.replace(out, replaced)
-        try:
-            os.replace(temporary, out)
-        except OSError:
-            if replaced.exists():
-                os.replace(replaced, out)  # put the old edition back
-            raise
-    finally:
-        shutil.rmtree(temporary, ignore_errors=True)
-        shutil.rmtree(replaced, ignore_errors=True)
     return exercises
 
 

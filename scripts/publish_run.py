@@ -23,7 +23,8 @@ matplotlib.use("Agg")
 
 from helpers.models import WEIGHTS_DIR, count_parameters, create_model  # noqa: E402
 from helpers.plotting import plot_history  # noqa: E402
-from helpers.run_folder import atomic_path, read_history, write_json_atomically, write_text_atomically  # noqa: E402
+from helpers.atomic_files import atomic_path, write_json_atomically, write_text_atomically  # noqa: E402
+from helpers.run_folder import read_history  # noqa: E402
 
 ROOT = Path(__file__).parents[1]
 TABLE_FIELDS = ["run", "model", "parameters", "recipe", "epochs", "train_images", "test_images",

@@ -64,7 +64,7 @@ def validation_split():
 
 
 def run(name, runs_dir, seed):
-    from helpers.run_folder import write_json_atomically, write_text_atomically
+    from helpers.atomic_files import write_json_atomically, write_text_atomically
     from helpers.train import train
 
     run_dir = Path(runs_dir) / name
@@ -93,33 +93,22 @@ def summarize():
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from helpers.atomic_files import write_text_atomically
+    from helpers.plotting import save_figure
+    from helpers.recipe_ablation import bundle_records, read_sweep
+    from helpers.recipe_figures import plot_sweep
 
-    from helpers.run_folder import atomic_path, read_history, write_text_atomically
-
-    rows = [json.loads(path.read_text()) for path in sorted(RESULTS.glob("*/validation.json"))]
-    if not rows:
+    tries = read_sweep({"short_budget": bundle_records(RESULTS.parent)["short_budget"]})  # best first
+    if not tries:
         raise SystemExit(f"no finished tries in {RESULTS}")
-    fields = list(rows[0])
+    rows = [{key: value for key, value in entry.items() if key not in ("config", "history")} for entry in tries]
     table = io.StringIO(newline="")
-    writer = csv.DictWriter(table, fields)
+    writer = csv.DictWriter(table, list(rows[0]))
     writer.writeheader()
-    writer.writerows(sorted(rows, key=lambda row: -row["validation_accuracy"]))
+    writer.writerows(rows)
     write_text_atomically(RESULTS / "summary.csv", table.getvalue())
     best = winner(rows)
-    figure, axis = plt.subplots(figsize=(8, 5))
-    for row in sorted(rows, key=lambda row: -row["validation_accuracy"]):
-        history = read_history(RESULTS / row["try"])
-        accuracy = [float(epoch["val_accuracy"]) for epoch in history]
-        axis.plot(range(1, len(accuracy) + 1), accuracy, lw=2.5 if row["try"] == best else 1.2,
-                  label=f"{row['try']}: {row['validation_accuracy']:.2%}")
-    axis.set(xlabel="epoch", ylabel="validation accuracy (last 5,000 training images)",
-             title=f"{MODEL}: short-budget tries (seed {rows[0]['seed']}; thick: the winner)")
-    axis.grid(alpha=0.3)
-    axis.legend(fontsize=8)
-    figure.tight_layout()
-    with atomic_path(RESULTS / "curves.png") as temporary:
-        figure.savefig(temporary, dpi=110, format="png")
+    save_figure(plot_sweep(tries, highlight=(best,)), RESULTS / "curves.png", dpi=110)
     print(f"winner: {best}")
     return best
 

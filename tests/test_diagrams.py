@@ -1,3 +1,4 @@
+import errno
 import itertools
 
 import numpy as np
@@ -9,6 +10,7 @@ import matplotlib.pyplot as plt
 from matplotlib.text import Text
 from PIL import Image
 
+from helpers.atomic_files import WriteRefusedError
 from helpers.diagrams import (
     HIGHLIGHT,
     SHAPE_COLOR,
@@ -183,10 +185,10 @@ def test_save_figure_refuses_a_bad_suffix_and_leaves_nothing_half_written(tmp_pa
 
     def fails_halfway(target, **kwargs):
         open(target, "wb").write(b"half")
-        raise OSError("disk full")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(fig, "savefig", fails_halfway)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(WriteRefusedError, match=r"Could not write figure.png .*\(the disk is full\)\. Its previous figure.png is kept"):
         save_figure(fig, path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["figure.png"]

@@ -18,10 +18,10 @@ import pytest
 
 import keras
 
+from helpers.atomic_files import PAUSE_BEFORE_RENAME_VARIABLE
 from helpers.data import load_cifar10_sample, make_datasets
 from helpers.models import create_model
 from helpers.run_folder import (
-    PAUSE_BEFORE_RENAME_VARIABLE,
     RunFolderError,
     RunFolderLock,
     _boot_id,
