@@ -17,6 +17,7 @@ from dataclasses import dataclass
 SOURCES = {
     "repo-readme": "official repo, README.md (timm recipe)",
     "repo-legacy": "official repo, examples/README.md (legacy script)",
+    "he2016": "He et al. 2016, Deep Residual Learning for Image Recognition, section 4.2 and Table 6",
 }
 
 DATASETS = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}
@@ -28,7 +29,7 @@ class PaperResult:
     dataset: str  # a key of DATASETS
     top1: float  # test top-1 accuracy, percent
     epochs: int
-    positional_embedding: str  # as the source states it, or the legacy script's default
+    positional_embedding: str  # as the source states it, or the legacy script's default; None for a CNN
     source: str  # a key of SOURCES
     params_m: float = None  # millions, as the source counts them
     macs_g: float = None  # GMACs without the attention products QK^T and AV, as the source counts
@@ -41,9 +42,10 @@ class PaperResult:
     def describe(self):
         """One line: model, top-1, data set, epochs, position embedding and source."""
         note = f"; {self.note}" if self.note else ""
+        embedding = f"{self.positional_embedding} position embedding; " if self.positional_embedding else ""
         return (
             f"{self.display_name}: {self.top1:.2f}% on {DATASETS[self.dataset]} after {self.epochs} epochs "
-            f"({self.positional_embedding} position embedding; {SOURCES[self.source]}{note})"
+            f"({embedding}{SOURCES[self.source]}{note})"
         )
 
 
@@ -82,8 +84,30 @@ PAPER_RESULTS += tuple(
     for dataset, top1 in (("cifar10", cifar10), ("cifar100", cifar100))
 )
 
+# CNNs the notebooks quote beside CCT, from their own papers; not rows of the CCT tables above.
+BASELINE_RESULTS = (
+    PaperResult(
+        "resnet20", "cifar10", 100 - 8.75, 164, None, "he2016", params_m=0.27,
+        note="SGD with momentum 0.9 at learning rate 0.1, divided by 10 at 32k and 48k steps, 64k steps at "
+        "batch 128 (about 164 epochs of 50,000 images); test error 8.75%",
+    ),
+)
+
+
+def baseline_result(model, dataset="cifar10"):
+    """The published result of a CNN baseline (BASELINE_RESULTS)."""
+    for row in BASELINE_RESULTS:
+        if (row.model, row.dataset) == (model, dataset):
+            return row
+    known = ", ".join(sorted({row.model for row in BASELINE_RESULTS}))
+    raise ValueError(f"No published {DATASETS.get(dataset, dataset)} baseline for {model!r}; there are: {known}.")
+
+
 def display_name(model):
-    """The paper's spelling of a variant name: cct_7_3x1 -> CCT-7/3x1, vit_lite_7_4 -> ViT-Lite-7/4."""
+    """The paper's spelling of a variant name: cct_7_3x1 -> CCT-7/3x1, vit_lite_7_4 -> ViT-Lite-7/4,
+    resnet20 -> ResNet-20."""
+    if model.startswith("resnet"):
+        return f"ResNet-{model.removeprefix('resnet')}"
     if model.startswith("vit_lite_"):
         layers, patch = model.removeprefix("vit_lite_").split("_")
         return f"ViT-Lite-{layers}/{patch}"

@@ -9,6 +9,7 @@ import pytest
 
 from helpers.models import VARIANTS
 from helpers.paper import (
+    BASELINE_RESULTS,
     DATASETS,
     PAPER_RESULTS,
     SOURCES,
@@ -17,6 +18,7 @@ from helpers.paper import (
     markdown_table,
     paper_result,
     paper_results,
+    baseline_result,
     paper_table,
     published_parameters,
 )
@@ -29,9 +31,10 @@ UNSOURCED = ("89.75",)
 
 
 def typed_numbers(text):
-    """Every published top-1 (or unsourced number) written out in `text`."""
-    wanted = {f"{row.top1:.2f}" for row in PAPER_RESULTS} | set(UNSOURCED)
-    return sorted(wanted & set(re.findall(r"\d{2}\.\d{2}", text)))
+    """Every published top-1 or baseline top-1 or error (or unsourced number) written out in `text`."""
+    wanted = {f"{row.top1:.2f}" for row in PAPER_RESULTS + BASELINE_RESULTS} | set(UNSOURCED)
+    wanted |= {f"{100 - row.top1:.2f}" for row in BASELINE_RESULTS}
+    return sorted(wanted & set(re.findall(r"(?<![\d.])\d{1,2}\.\d{2}", text)))
 
 
 def test_every_row_is_complete_and_unique():
@@ -63,6 +66,15 @@ def test_names_and_counts():
     assert "89.17%" in table and "| 200 |" in table
     with pytest.raises(ValueError, match="No published result"):
         paper_table(["vit_lite_2_4"])
+
+
+def test_a_cnn_baseline_is_quoted_with_its_budget_and_stays_out_of_the_cct_tables():
+    resnet = baseline_result("resnet20")
+    assert resnet.display_name == "ResNet-20" and resnet.epochs == 164 and resnet.top1 == pytest.approx(91.25)
+    assert "He et al. 2016" in resnet.describe() and "position embedding" not in resnet.describe()
+    assert all(row.model != "resnet20" for row in paper_results())
+    with pytest.raises(ValueError, match="No published CIFAR-10 baseline for 'resnet56'; there are: resnet20"):
+        baseline_result("resnet56")
 
 
 def test_readme_shows_the_table_and_types_no_published_number():
