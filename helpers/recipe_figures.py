@@ -100,7 +100,9 @@ def plot_seed_runs(runs):
     curves.legend(fontsize=7)
     for position, rate in enumerate(rates):
         values = np.array([run["validation_accuracy"] for run in runs if run["stochastic_depth"] == rate]) * 100
-        finals.plot(np.full(len(values), position), values, "o", color=colors[rate], alpha=0.7)
+        # Side by side, so that seeds with the same accuracy stay visible as separate dots.
+        offsets = np.linspace(-0.12, 0.0, len(values)) if len(values) > 1 else np.zeros(1)
+        finals.plot(position + offsets, values, "o", color=colors[rate], alpha=0.7)
         if len(values) > 1:
             finals.errorbar(position + 0.15, values.mean(), yerr=values.std(ddof=1), fmt="s", color="black", capsize=4)
     finals.set_xticks(range(len(rates)), [f"stochastic depth {rate:g}" for rate in rates])

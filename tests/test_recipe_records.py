@@ -5,7 +5,7 @@ import pytest
 
 from helpers import recipe_ablation
 from helpers.recipe_ablation import BUNDLE, RESULTS, bundle_records, read_runs, read_sweep, spread
-from helpers.recipe_figures import label_title, show_augmentation_rows
+from helpers.recipe_figures import label_title, plot_seed_runs, show_augmentation_rows
 from helpers.recipes import get_recipe, learning_rate_schedule, learning_rates
 
 
@@ -92,3 +92,16 @@ def test_notebook_05_quotes_the_seed_runs_it_ships():
         mean, std, _ = spread(runs, rate)
         names = ", ".join(f"`{run['name']}`" for run in runs if run["stochastic_depth"] == rate)
         assert f"**{mean:.1%} ± {std:.1%}** (runs {names})" in text
+
+
+def test_the_seed_figure_shows_every_run_as_its_own_dot():
+    import matplotlib.pyplot as plt
+
+    runs = read_runs()
+    fig = plot_seed_runs(runs)
+    finals = fig.axes[1]
+    dots = np.concatenate([line.get_xydata() for line in finals.lines if line.get_marker() == "o"])
+    plt.close(fig)
+    assert len(dots) == len(runs)
+    assert len({tuple(point) for point in dots.round(6)}) == len(runs)  # equal accuracies do not hide a seed
+    np.testing.assert_allclose(sorted(dots[:, 1]), sorted(100 * run["validation_accuracy"] for run in runs))
