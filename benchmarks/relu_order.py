@@ -23,12 +23,11 @@ ORDERS = ("pool_then_relu", "relu_then_pool")
 
 
 def paper_order_call(self, images):
-    """ConvTokenizer.call with the paper's order: conv -> ReLU -> max-pool."""
+    """ConvTokenizer.call in the paper's order (conv -> ReLU -> max-pool), which
+    `ConvTokenizer.feature_maps` runs: its last pooled map, read out as tokens."""
     from keras import ops
 
-    x = images
-    for padding, conv, relu, pool_padding, pool in self.stages:
-        x = pool(pool_padding(relu(conv(padding(x)))))
+    x = self.feature_maps(images)[-1]["pool"]
     _, height, width, channels = x.shape
     return ops.reshape(x, (-1, height * width, channels))
 

@@ -85,21 +85,26 @@ def _history(path):
     return {key: [float(row[key]) for row in rows] for key in rows[0] if key != "epoch"}
 
 
-def bundle_records(results=RESULTS):
-    """What notebook 05 reads, gathered from the records under `results`: every try of the
-    short-budget sweep (results/short_budget/TRY/: config, validation.json, history) and every
-    run here (results/recipe_ablation/RUN/: config, results, history)."""
-    sweep = [
+def sweep_records(results=RESULTS):
+    """Every try of the short-budget sweep (results/short_budget/TRY/: validation.json, config,
+    history), in the order of the folders' names."""
+    return [
         {**json.loads((folder / "validation.json").read_text()), "config": json.loads((folder / "config.json").read_text()),
          "history": _history(folder / "history.csv")}
         for folder in sorted(path.parent for path in (Path(results) / "short_budget").glob("*/validation.json"))
     ]
+
+
+def bundle_records(results=RESULTS):
+    """What notebook 05 reads, gathered from the records under `results`: the short-budget
+    sweep (`sweep_records`) and every run here (results/recipe_ablation/RUN/: config, results,
+    history)."""
     runs = [
         {"name": folder.name, "config": json.loads((folder / "config.json").read_text()),
          "results": json.loads((folder / "results.json").read_text()), "history": _history(folder / "history.csv")}
         for folder in sorted((Path(results) / "recipe_ablation").glob("sd_*"))
     ]
-    return {"short_budget": sweep, "recipe_ablation": runs}
+    return {"short_budget": sweep_records(results), "recipe_ablation": runs}
 
 
 def write_bundle(results=RESULTS, path=BUNDLE):

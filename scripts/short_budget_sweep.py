@@ -95,10 +95,10 @@ def summarize():
     matplotlib.use("Agg")
     from helpers.atomic_files import write_text_atomically
     from helpers.plotting import save_figure
-    from helpers.recipe_ablation import bundle_records, read_sweep
+    from helpers.recipe_ablation import read_sweep, sweep_records
     from helpers.recipe_figures import plot_sweep
 
-    tries = read_sweep({"short_budget": bundle_records(RESULTS.parent)["short_budget"]})  # best first
+    tries = read_sweep({"short_budget": sweep_records(RESULTS.parent)})  # best first
     if not tries:
         raise SystemExit(f"no finished tries in {RESULTS}")
     rows = [{key: value for key, value in entry.items() if key not in ("config", "history")} for entry in tries]
