@@ -123,7 +123,7 @@ def measure_keras_io(args):
 def measure_ours(args, name, precision):
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "row.json"
-        command = [sys.executable, "-m", "helpers.benchmark", "--models", name, "--batch-size", str(args.batch_size),
+        command = [sys.executable, "-m", "helpers.experiments.benchmark", "--models", name, "--batch-size", str(args.batch_size),
                    "--steps", str(args.steps), "--precision", precision, "--json", str(out)]
         _run(command, _env(args, PYTHONPATH=str(ROOT)), "our benchmark")
         row = json.loads(out.read_text())["rows"][0]
@@ -145,7 +145,7 @@ def compare(args, name, precision, reference, measure_reference):
 
 def cpu_name():
     """The CPU model and whether it computes bfloat16 natively: ratios differ between CPUs."""
-    from helpers.device import cpu_computes_bfloat16
+    from helpers.runtime.device import cpu_computes_bfloat16
 
     model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                   if line.startswith("model name")), "unknown") if Path("/proc/cpuinfo").exists() else "unknown"

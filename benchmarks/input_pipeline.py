@@ -37,7 +37,7 @@ def load():
 
 
 def part_host(batches):
-    from helpers.data import ImageBatches
+    from helpers.pipeline.batches import ImageBatches
 
     x, y, data = load()
     dataset = ImageBatches(x, y, BATCH, augment="paper", seed=0)
@@ -53,7 +53,7 @@ def part_host(batches):
 
 
 def part_tfdata(batches):
-    from helpers.data import make_datasets
+    from helpers.pipeline.host import make_datasets
 
     x, y, data = load()
     train, _ = make_datasets(x, y, x[:BATCH], y[:BATCH], batch_size=BATCH, augment="paper", seed=0)
@@ -69,12 +69,12 @@ def part_tfdata(batches):
 def part_augment(batches):
     import keras
 
-    from helpers import augment_params
-    from helpers.device_augmentation import augment_batch
+    from helpers.pipeline import draws
+    from helpers.pipeline.on_device import augment_batch
 
     x, y, _ = load()
     rng = np.random.default_rng(0)
-    params, _ = augment_params.sample_paper_params(rng, y[:BATCH], 10, (32, 32))
+    params, _ = draws.sample_paper_params(rng, y[:BATCH], 10, (32, 32))
     images = x[:BATCH]
     if keras.backend.backend() == "jax":
         import jax
@@ -101,7 +101,8 @@ def part_augment(batches):
 def part_train(pipeline, steps, warmup):
     import keras
 
-    from helpers.data import ImageBatches, make_datasets
+    from helpers.pipeline.batches import ImageBatches
+    from helpers.pipeline.host import make_datasets
     from helpers.models import create_model
     from helpers.recipes import compile_model, get_recipe
 

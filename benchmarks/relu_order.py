@@ -4,7 +4,7 @@ tokenizer in its order (pool, then ReLU) and in the paper's (ReLU, then pool), s
     python benchmarks/relu_order.py --models cct_2_3x2,cct_7_3x1 --precision float32 --rounds 3
 
 Both orders give the same tokens (max(ReLU(x)) = ReLU(max(x)); notebook 04 checks it), so only
-the speed differs. Each measurement is `helpers.benchmark.measure` (batch 128, synthetic images)
+the speed differs. Each measurement is `helpers.experiments.benchmark.measure` (batch 128, synthetic images)
 in a process of its own, the two orders alternating round by round so that a machine that
 slows down or speeds up during the run hits both alike. Prints one JSON line per measurement
 and, per model, the median over rounds of the ratio (ours / paper's order).
@@ -33,7 +33,7 @@ def paper_order_call(self, images):
 
 
 def measure_one(model, order, precision, steps):
-    from helpers.benchmark import measure
+    from helpers.experiments.benchmark import measure
     from helpers.layers.tokenizers import ConvTokenizer
 
     if order == "relu_then_pool":
@@ -53,7 +53,7 @@ def main(argv=None):
     if args.one:
         print(json.dumps(measure_one(*args.one, args.precision, args.steps)), flush=True)
         return
-    from helpers.benchmark import describe_device
+    from helpers.experiments.benchmark import describe_device
 
     print(json.dumps({"device": describe_device(), "precision": args.precision, "steps": args.steps}), flush=True)
     rates = {}

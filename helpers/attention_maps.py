@@ -16,7 +16,7 @@ import numpy as np
 import keras
 import matplotlib.pyplot as plt
 
-from helpers.data import check_images
+from helpers.runtime.checks import check_images
 from helpers.layers import ClassToken, ConvTokenizer, PatchTokenizer, PositionEmbedding, TransformerEncoder
 
 

@@ -16,6 +16,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from helpers import ASSETS
+
 SMOKE_VARIABLE = "CCT_SMOKE"
 MINUTES_VARIABLE = "CCT_MINUTES"
 PROFILE_VARIABLE = "CCT_PROFILE"
@@ -30,7 +32,7 @@ SMALL_MODELS = {"vit_lite": "vit_lite_2_4", "cvt": "cvt_2_4", "cct": "cct_2_3x2"
 BUDGET_MINUTES = {"cpu": 15, "accelerator": 20}
 SMOKE_TRAIN_IMAGES, SMOKE_TEST_IMAGES = 256, 128
 NOTEBOOK_OF = {"vit_lite": "02_vit_lite.ipynb", "cvt": "03_seqpool_cvt.ipynb", "cct": "04_conv_tokenization_cct.ipynb"}
-SHIPPED_RUNS = Path(__file__).parent / "assets" / "runs"
+SHIPPED_RUNS = ASSETS / "runs"
 
 
 def smoke_mode():
@@ -127,7 +129,7 @@ def notebook_settings(profile=None, minutes=None, verbose=True):
     The batch size is the recipe's 128 per replica (smoke mode: 64 in all) (`helpers.recipes.for_replicas` says how the
     learning rate follows it); the precision is `choose_precision()`'s.
     """
-    from helpers.device import accelerator, choose_precision, get_strategy
+    from helpers.runtime.device import accelerator, choose_precision, get_strategy
     from helpers.recipes import RECIPES
 
     strategy = get_strategy(verbose=False)
@@ -197,7 +199,7 @@ def save_run(run, family, settings, folder=None):
     A smoke run never replaces a real run's file: the test suite executes every notebook in
     smoke mode, and must not wipe out what a reader trained.
     """
-    from helpers.atomic_files import write_json_atomically
+    from helpers.runtime.atomic_files import write_json_atomically
 
     path = Path(folder or runs_dir()) / f"{family}.json"
     saved = json.loads(path.read_text()) if path.is_file() else None

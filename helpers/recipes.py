@@ -20,7 +20,7 @@ import numbers
 
 import keras
 
-from helpers.data import is_whole_number
+from helpers.runtime.checks import is_whole_number
 
 REFERENCE_BATCH_SIZE = 128
 
@@ -94,8 +94,8 @@ RECIPES = {
         "CutMix 1.0 until epoch 175 of 300; no random erasing (that run sets reprob 0, the data "
         "set's config 0.25). Deviations: the learning rate changes every step, not every epoch; "
         "on the device, timm's per-image RandAugment with the geometry applied first in one "
-        "resampling (helpers.device_augmentation); on a TensorFlow CPU, Keras' RandAugment scaled "
-        "to timm's strengths, called by tf.data on one image at a time, so its ops are drawn per image (helpers.augmentation); MixUp and CutMix mix "
+        "resampling (helpers.pipeline.on_device); on a TensorFlow CPU, Keras' RandAugment scaled "
+        "to timm's strengths, called by tf.data on one image at a time, so its ops are drawn per image (helpers.pipeline.host); MixUp and CutMix mix "
         "every batch (timm: probability 1.0, the same).",
     ),
     "short": _SHORT,
@@ -197,7 +197,7 @@ def compile_model(model, recipe, steps_per_epoch, jit_compile="auto", steps_per_
     """AdamW + schedule, label-smoothed cross-entropy on logits, accuracy (one-hot labels).
     The accuracy heeds sample weights (a weighted metric: the same number where there are none),
     so that an evaluation padded to whole replicas with zero-weight rows stays exact
-    (`helpers.data.pad_to_replicas`)."""
+    (`helpers.runtime.device.pad_to_replicas`)."""
     if not is_whole_number(steps_per_epoch, 1):
         raise ValueError(f"steps_per_epoch must be a whole number >= 1, got {steps_per_epoch!r}.")
     recipe = check_recipe(recipe)
@@ -211,7 +211,8 @@ def compile_model(model, recipe, steps_per_epoch, jit_compile="auto", steps_per_
     return model
 
 
-def steps_per_epoch(num_examples, batch_size):
-    """Full batches in one pass over the training set: training drops the last partial batch, so
-    that every step has one shape (one compiled step; a batch that divides over the replicas)."""
+def full_batches(num_examples, batch_size):
+    """Full batches in one pass over the training set, the steps of an epoch: training drops the
+    last partial batch, so that every step has one shape (one compiled step; a batch that divides
+    over the replicas)."""
     return max(1, num_examples // batch_size)

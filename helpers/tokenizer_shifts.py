@@ -10,7 +10,7 @@ token sees: its receptive field, and how much neighbouring fields overlap.
 import numpy as np
 from keras import ops
 
-from helpers.data import check_images
+from helpers.runtime.checks import check_images
 from helpers.layers import ConvTokenizer, PatchTokenizer
 
 

@@ -5,7 +5,7 @@
 
 The code cells of both must be identical (markdown may have been edited since the run).
 Refuses smoke-mode outputs, and outputs holding TensorFlow's or XLA's C++ start-up log lines:
-`helpers.device.prepare()` must keep those out of a real kernel's output, and scrubbing them here
+`helpers.runtime.device.prepare()` must keep those out of a real kernel's output, and scrubbing them here
 would hide it when it does not. Tidying changes no result: consecutive stream outputs are joined,
 a progress bar keeps only its last state (what Jupyter shows after the carriage returns), and
 terminal colour codes go.

@@ -23,7 +23,7 @@ that the student edition runs on while an exercise is unsolved. A notebook that 
 convention stops the script with an error naming the notebook and the cell.
 
 The edition is built in a temporary folder beside DIR and renamed into place
-(`helpers.atomic_files.atomic_path`), after the previous edition is renamed aside. A failure
+(`helpers.runtime.atomic_files.atomic_path`), after the previous edition is renamed aside. A failure
 leaves the previous edition as it was; a kill does too (plus the hidden temporary folder),
 unless it falls in the instant between the two renames, which leaves both editions under their
 hidden names. DIR must be new, empty, or an earlier edition.
@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 NOTEBOOKS = ROOT / "notebooks"
 HELPERS = ROOT / "helpers"
 
-from helpers.atomic_files import atomic_path  # noqa: E402
+from helpers.runtime.atomic_files import atomic_path  # noqa: E402
 
 EXERCISE_HEADING = "### Exercise (write it yourself):"
 SOLUTION_TAG = "solution"

@@ -21,10 +21,11 @@ import numpy as np
 
 matplotlib.use("Agg")
 
-from helpers.models import WEIGHTS_DIR, count_parameters, create_model  # noqa: E402
-from helpers.plotting import plot_history  # noqa: E402
-from helpers.atomic_files import atomic_path, write_json_atomically, write_text_atomically  # noqa: E402
-from helpers.run_folder import read_history  # noqa: E402
+from helpers import ASSETS  # noqa: E402
+from helpers.models import count_parameters, create_model  # noqa: E402
+from helpers.figures.plotting import plot_history  # noqa: E402
+from helpers.runtime.atomic_files import atomic_path, write_json_atomically, write_text_atomically  # noqa: E402
+from helpers.runtime.run_folder import read_history  # noqa: E402
 
 ROOT = Path(__file__).parents[1]
 TABLE_FIELDS = ["run", "model", "parameters", "recipe", "epochs", "train_images", "test_images",
@@ -99,7 +100,7 @@ def main(argv=None):
         images = np.random.default_rng(0).integers(0, 256, size=(8, 32, 32, 3)).astype("float32")
         if np.abs(plain.predict(images, verbose=0) - model.predict(images, verbose=0)).max() > 0.1:
             raise SystemExit("The plain model's predictions differ from the run's model: not shipping.")
-        weights_path = WEIGHTS_DIR / f"{results['model']}_cifar10.weights.h5"
+        weights_path = ASSETS / f"{results['model']}_cifar10.weights.h5"
         with atomic_path(weights_path) as temporary:
             plain.save_weights(temporary)
         info = {
@@ -115,7 +116,7 @@ def main(argv=None):
             "run": f"results/{name}",
             "history": {key: [round(value, 4) for value in values] for key, values in history.items()},
         }
-        write_json_atomically(WEIGHTS_DIR / f"{results['model']}_cifar10.json", info)
+        write_json_atomically(ASSETS / f"{results['model']}_cifar10.json", info)
         print(f"shipped {weights_path} ({weights_path.stat().st_size / 1e6:.2f} MB)")
     print(f"wrote {out} and {table}")
 

@@ -64,7 +64,7 @@ def validation_split():
 
 
 def run(name, runs_dir, seed):
-    from helpers.atomic_files import write_json_atomically, write_text_atomically
+    from helpers.runtime.atomic_files import write_json_atomically, write_text_atomically
     from helpers.train import train
 
     run_dir = Path(runs_dir) / name
@@ -93,10 +93,10 @@ def summarize():
     import matplotlib
 
     matplotlib.use("Agg")
-    from helpers.atomic_files import write_text_atomically
-    from helpers.plotting import save_figure
-    from helpers.recipe_ablation import read_sweep, sweep_records
-    from helpers.recipe_figures import plot_sweep
+    from helpers.runtime.atomic_files import write_text_atomically
+    from helpers.figures.plotting import save_figure
+    from helpers.experiments.recipe_ablation import read_sweep, sweep_records
+    from helpers.figures.recipe import plot_sweep
 
     tries = read_sweep({"short_budget": sweep_records(RESULTS.parent)})  # best first
     if not tries:

@@ -29,8 +29,10 @@ if Path("../helpers/__init__.py").is_file():  # a local checkout: notebooks/ sit
     sys.path.insert(0, str(Path("..").resolve()))
 else:
     try:
-        importlib.metadata.version("{project}")
-    except importlib.metadata.PackageNotFoundError:  # Colab: install the release these notebooks belong to
+        installed = importlib.metadata.version("{project}")
+    except importlib.metadata.PackageNotFoundError:
+        installed = None
+    if installed != "{version}":  # Colab: install the release these notebooks belong to
         %pip install -q "{install_source}"
 import helpers
 
@@ -39,7 +41,7 @@ if getattr(helpers, "PROJECT", None) != "{project}":  # e.g. a helpers.py of you
         f"`import helpers` found {{helpers.__file__ or list(helpers.__path__)[0]}}, which is not this series' "
         "package: rename that file or folder, restart the runtime (or kernel) and run this cell again."
     )
-from helpers.device import prepare
+from helpers.runtime.device import prepare
 
 prepare()  # JAX on a TPU runtime, otherwise TensorFlow'''
 
@@ -60,7 +62,7 @@ def rendered_cells():
     sys.path.insert(0, str(ROOT))
     import helpers
 
-    setup = SETUP_CELL.format(project=helpers.PROJECT, install_source=helpers.INSTALL_SOURCE)
+    setup = SETUP_CELL.format(project=helpers.PROJECT, version=helpers.__version__, install_source=helpers.INSTALL_SOURCE)
     return {"set-up": setup, "settings": SETTINGS_CELL}
 
 

@@ -13,7 +13,7 @@ import pytest
 from helpers.data import load_cifar10_sample
 from helpers.layers import initializers
 from helpers.models import create_model
-from helpers.device import set_seed
+from helpers.runtime.device import set_seed
 
 PINNED_LOGITS = Path(__file__).parent / "data" / "cct_2_3x2_pinned_logits.json"
 

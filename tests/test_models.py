@@ -8,7 +8,7 @@ import keras
 from helpers.data import load_cifar10_sample
 from helpers.models import VARIANTS, count_parameters, create_model, list_models, pretrained_info, seqpool_weights
 
-# The variants whose parameter counts the official tables give (helpers.paper).
+# The variants whose parameter counts the official tables give (helpers.published).
 PUBLISHED = sorted(name for name, variant in VARIANTS.items() if variant.paper_params_m)
 
 
@@ -177,7 +177,7 @@ def test_basic_block_option_a_shortcut_subsamples_and_pads_with_zeros():
 
 
 def test_resnet20_trains_through_helpers_train():
-    from helpers.device import set_seed
+    from helpers.runtime.device import set_seed
     from helpers.train import train
 
     (x_train, y_train), (x_test, y_test) = load_cifar10_sample()

@@ -69,7 +69,7 @@ def run_setup_cell(folder, stop_before_prepare=True):
 
     source = sync_setup_cell.rendered_cells()["set-up"]
     if stop_before_prepare:
-        source = source[: source.index("from helpers.device import prepare")]
+        source = source[: source.index("from helpers.runtime.device import prepare")]
     source = TransformerManager().transform_cell(source)
     stub = textwrap.dedent("""\
         class _Shell:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.run_folder import TEMPORARY_PREFIX
+from helpers.runtime.run_folder import TEMPORARY_PREFIX
 
 ROOT = Path(__file__).resolve().parents[1]
 

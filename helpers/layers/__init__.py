@@ -1,7 +1,6 @@
 """The lesson's own layers, one module per concept; each saves with the model (`get_config`)."""
 
 from helpers.layers.embeddings import ClassToken, ClassTokenReadout, PositionEmbedding, sinusoidal_table
-from helpers.layers.inputs import ImageCheck
 from helpers.layers.normalization import LayerNorm
 from helpers.layers.encoder import StochasticDepth, TransformerEncoder
 from helpers.layers.pooling import SeqPool
@@ -11,7 +10,6 @@ __all__ = [
     "ClassToken",
     "ClassTokenReadout",
     "ConvTokenizer",
-    "ImageCheck",
     "LayerNorm",
     "PatchTokenizer",
     "PositionEmbedding",

@@ -1,0 +1,192 @@
+"""The paper's claim, measured: test accuracy against the share of CIFAR-10 trained on.
+
+Every run takes the same number of optimizer steps, whatever its training-set size, so a
+model trained on 5% of the images sees each of them twenty times as often as one trained
+on all of them. What changes is only how much data there is.
+
+    python -m helpers.experiments.data_efficiency --steps 2000 --out runs/data_efficiency
+
+trains the 2-layer trio on 5, 10, 25, 50 and 100% of the training set and writes
+`data_efficiency.csv` (one row a run) and `data_efficiency.png` to --out. Each run keeps its
+own resumable folder there, so an interrupted experiment continues where it stopped.
+`published_rows()` reads the result shipped with this package (see its docstring).
+
+    python -m helpers.experiments.data_efficiency --models resnet20 --steps 2000 --out runs/data_efficiency \
+        --merge-into results/data_efficiency/data_efficiency.csv
+
+trains only the CNN baseline and merges its rows into an existing table: the rows of other
+models stay as they were, and the figure beside that table is redrawn from all of them.
+"""
+
+import argparse
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+
+from helpers import ASSETS
+from helpers.runtime.atomic_files import write_text_atomically
+
+FRACTIONS = (0.05, 0.1, 0.25, 0.5, 1.0)
+STEPS = 2000  # per run: all fifteen fit in about 1.5 hours on 2 CPU cores
+SMALL_TRIO = ("vit_lite_2_4", "cvt_2_4", "cct_2_3x2")
+FIELDS = ("model", "fraction", "train_images", "steps", "test_accuracy", "train_accuracy_last_epoch")
+PUBLISHED_CSV = ASSETS / "data_efficiency.csv"
+# How the figure draws a model; a model not named here gets a solid line with round markers.
+FIGURE_DPI = 110  # the published PNG's resolution
+LINE_STYLES = {"resnet20": dict(label="ResNet-20 (CNN)", color="black", linestyle="--", marker="s")}
+
+
+def balanced_subset(labels, fraction, seed=0):
+    """Indices of `fraction` of the examples, the same share of every class."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction!r}.")
+    labels = np.asarray(labels).reshape(-1)
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        chosen.append(members[: max(1, round(fraction * len(members)))])
+    return np.sort(np.concatenate(chosen))
+
+
+def run_experiment(
+    data, out, *, models=SMALL_TRIO, fractions=FRACTIONS, steps=STEPS, evaluations=4, recipe="short", batch_size=None,
+    seed=0, verbose=2,
+):
+    """Train every model on every fraction of `data`'s training split for `steps` optimizer
+    steps (evaluated `evaluations` times on the whole test split). Returns one dict per run
+    and writes them to `out`/data_efficiency.csv."""
+    from helpers.train import train
+
+    if steps % evaluations:
+        raise ValueError(f"steps ({steps}) must be a multiple of evaluations ({evaluations}).")
+    out = Path(out)
+    (x_train, y_train), test = data
+    rows = []
+    for model_name in models:
+        for fraction in fractions:
+            subset = balanced_subset(y_train, fraction, seed=seed)
+            if verbose:
+                print(f"--- {model_name} on {fraction:.0%} of the training set ({len(subset):,} images), {steps} steps")
+            run = train(
+                model_name,
+                ((x_train[subset], y_train[subset]), test),
+                recipe=recipe,
+                epochs=evaluations,
+                batch_size=batch_size,
+                steps_per_epoch=steps // evaluations,
+                out=out / f"{model_name}-{round(fraction * 100):03d}pct",
+                seed=seed,
+                verbose=verbose,
+            )
+            rows.append(
+                {
+                    "model": model_name,
+                    "fraction": fraction,
+                    "train_images": len(subset),
+                    "steps": steps,
+                    "test_accuracy": round(run.results["test_accuracy"], 4),
+                    "train_accuracy_last_epoch": round(run.history["accuracy"][-1], 4),
+                }
+            )
+    out.mkdir(parents=True, exist_ok=True)
+    write_rows(rows, out / "data_efficiency.csv")
+    return rows
+
+
+def write_rows(rows, path):
+    """The rows as a CSV file, written atomically (`helpers.runtime.run_folder`)."""
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text_atomically(Path(path), text.getvalue())
+
+
+def merge_rows(existing, new):
+    """`existing` with every run of `new` added: a run (model and fraction) that both hold
+    is taken from `new`; the other rows of `existing` stay as they are, in their order."""
+    replaced = {(row["model"], row["fraction"]) for row in new}
+    return [row for row in existing if (row["model"], row["fraction"]) not in replaced] + list(new)
+
+
+def read_rows(path):
+    with open(path, newline="") as file:
+        return [
+            {**row, "fraction": float(row["fraction"]), "train_images": int(row["train_images"]),
+             "steps": int(row["steps"]), "test_accuracy": float(row["test_accuracy"])}
+            for row in csv.DictReader(file)
+        ]
+
+
+def published_rows():
+    """The experiment as run for this package: `python -m helpers.experiments.data_efficiency --steps 2000`
+    on a 2-core CPU, on the offline copy of CIFAR-10 whose images are re-encoded as JPEG."""
+    return read_rows(PUBLISHED_CSV)
+
+
+def plot_data_efficiency(rows, title=None):
+    """Test accuracy against the fraction of the training set, one line per model. A model
+    not run at a share the others were run at has a gap there: its line is not drawn across
+    shares it was not measured at."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    shown = sorted({row["fraction"] for row in rows})
+    for model_name in dict.fromkeys(row["model"] for row in rows):
+        accuracy_at = {row["fraction"]: row["test_accuracy"] for row in rows if row["model"] == model_name}
+        accuracies = [accuracy_at.get(fraction, np.nan) for fraction in shown]  # NaN breaks the line
+        style = {"label": model_name, "marker": "o", **LINE_STYLES.get(model_name, {})}
+        ax.plot(shown, np.array(accuracies) * 100, **style)
+    ax.set_xscale("log")
+    ax.set_xticks(shown, [f"{fraction:.0%}" for fraction in shown])
+    ax.minorticks_off()
+    ax.set_xlabel("share of the CIFAR-10 training set")
+    ax.set_ylabel("test accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title(title or f"same number of optimizer steps per run ({rows[0]['steps']})", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", default=",".join(SMALL_TRIO))
+    parser.add_argument("--fractions", default=",".join(str(f) for f in FRACTIONS))
+    parser.add_argument("--steps", type=int, default=STEPS, help="optimizer steps per run")
+    parser.add_argument("--evaluations", type=int, default=4, help="test-split evaluations per run")
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--sample", action="store_true", help="use the shipped CIFAR-10 sample (quick checks)")
+    parser.add_argument(
+        "--merge-into", type=Path, metavar="CSV",
+        help="also merge this run's rows into CSV (other models' rows unchanged) and redraw the figure beside it",
+    )
+    args = parser.parse_args(argv)
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from helpers.data import load_cifar10, load_cifar10_sample
+    from helpers.figures.plotting import save_figure
+
+    data = load_cifar10_sample() if args.sample else load_cifar10()
+    rows = run_experiment(
+        data, args.out, models=args.models.split(","), fractions=[float(f) for f in args.fractions.split(",")],
+        steps=args.steps, evaluations=args.evaluations, batch_size=args.batch_size,
+    )
+    save_figure(plot_data_efficiency(rows), args.out / "data_efficiency.png", dpi=FIGURE_DPI)
+    if args.merge_into:
+        merged = merge_rows(read_rows(args.merge_into), rows)
+        write_rows(merged, args.merge_into)
+        save_figure(plot_data_efficiency(merged), args.merge_into.with_suffix(".png"), dpi=FIGURE_DPI)
+        print(f"{args.merge_into}: {len(rows)} rows merged into {len(merged)}; its figure redrawn")
+    for row in rows:
+        print(f"{row['model']:>14}  {row['fraction']:>5.0%}  {row['train_images']:>6,} images  test accuracy {row['test_accuracy']:.2%}")
+
+
+if __name__ == "__main__":
+    main()
