@@ -126,8 +126,8 @@ def notebook_settings(profile=None, minutes=None, verbose=True):
       elsewhere; CCT_PROFILE=paper (or profile="paper") asks for the whole paper run.
     minutes: the training budget per model (default BUDGET_MINUTES of the profile, or
       CCT_MINUTES when set). Smoke mode trains 1 epoch, the paper profile 310.
-    The batch size is the recipe's 128 per replica (smoke mode: 64 in all) (`helpers.recipes.for_replicas` says how the
-    learning rate follows it); the precision is `choose_precision()`'s.
+    The batch size is the recipe's 128 per replica (smoke mode: 64 in all); the learning rates
+    follow it (`helpers.recipes.batch_scale`). The precision is `choose_precision()`'s.
     """
     from helpers.runtime.device import accelerator, choose_precision, get_strategy
     from helpers.recipes import RECIPES

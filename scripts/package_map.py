@@ -68,10 +68,12 @@ def imported(source, package, known):
 
 
 def import_graph(known):
-    return {
-        name: imported(path.read_text(), name if path.name == "__init__.py" else name.rpartition(".")[0], known)
-        for name, path in known.items()
-    }
+    """{module: the modules it imports}, leaving out its own parent packages (loaded before it anyway)."""
+    graph = {}
+    for name, path in known.items():
+        found = imported(path.read_text(), name if path.name == "__init__.py" else name.rpartition(".")[0], known)
+        graph[name] = {other for other in found if other != name and not name.startswith(other + ".")}
+    return graph
 
 
 def reached(roots, graph):

@@ -7,14 +7,15 @@ modules at most 2,500 lines together; every subpackage installed by `pip install
 """
 
 import ast
-import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 HELPERS = ROOT / "helpers"
+sys.path.insert(0, str(ROOT / "scripts"))
+from package_map import built_model_modules, import_graph, lines, modules  # noqa: E402
+
 # The machinery that building a model must not load: augmentation, input pipelines, run
 # folders, devices and strategies, figures, experiments.
 NOT_FOR_BUILDING = (
@@ -29,44 +30,8 @@ NOT_FOR_BUILDING = (
 )
 
 
-def modules():
-    """{module name: path} of every module of the package."""
-    found = {}
-    for path in HELPERS.rglob("*.py"):
-        name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
-        found[name.removesuffix(".__init__")] = path
-    return found
-
-
-def lines(path):
-    return len(path.read_text().splitlines())
-
-
-def imports(name, path, known):
-    """The package's modules that `name` imports, anywhere in its code (lazy imports count)."""
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join(parts + ([base] if base else []))
-            found |= {base} | {f"{base}.{alias.name}" for alias in node.names}
-    return {module for module in found if module in known and module != name and not name.startswith(module + ".")}
-
-
 def test_building_a_model_loads_the_lesson_and_little_else():
-    code = (
-        "import sys; from helpers.models import create_model; create_model('cct_2_3x2'); "
-        "print(' '.join(sorted(m for m in sys.modules if m == 'helpers' or m.startswith('helpers.'))))"
-    )
-    environment = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    loaded = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=environment, capture_output=True, text=True, check=True
-    ).stdout.split()
+    loaded = built_model_modules()
     known = modules()
     assert "helpers.models" in loaded and "helpers.layers.tokenizers" in loaded
     machinery = [name for name in loaded if name.startswith(NOT_FOR_BUILDING)]
@@ -76,8 +41,7 @@ def test_building_a_model_loads_the_lesson_and_little_else():
 
 
 def test_no_import_cycle():
-    known = modules()
-    graph = {name: imports(name, path, known) for name, path in known.items()}
+    graph = import_graph(modules())
 
     def reaches(start, goal, seen):
         return any(step == goal or (step not in seen and reaches(step, goal, seen | {step})) for step in graph[start])
