@@ -1,5 +1,5 @@
-"""CIFAR-10: loading it (online, from a local folder, or the small sample shipped here), its
-class names and the statistics the models normalise with.
+"""CIFAR-10: loading it (online, from a local folder, or the small sample shipped here) and its
+class names. (The statistics the models normalise it with are `helpers.models.CIFAR10_MEAN` and `CIFAR10_STD`.)
 
     (x_train, y_train), (x_test, y_test) = load_cifar10()         # like keras.datasets
     (x_train, y_train), (x_test, y_test) = load_cifar10_sample()  # 4000 + 1000 real images, offline
@@ -12,6 +12,7 @@ import functools
 import io
 import os
 import pickle
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +22,6 @@ from helpers import ASSETS
 CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 BATCH_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)
 SAMPLE_PATH = ASSETS / "cifar10_sample.npz"
-# The per-channel statistics the official code normalises CIFAR-10 with (official binary release).
-CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
-CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 
 
 def load_cifar10():
@@ -70,7 +68,7 @@ def _read_batch(path):
     try:
         with open(path, "rb") as file:
             batch = pickle.load(file, encoding="bytes")
-        data = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+        data = np.asarray(batch[b"data"]).reshape(-1, 3072)
         labels = np.asarray(batch[b"labels"], dtype=np.uint8).reshape(-1, 1)
     except Exception as error:
         raise ValueError(
@@ -79,14 +77,41 @@ def _read_batch(path):
         ) from error
     if len(data) != len(labels):
         raise ValueError(f"{path} is corrupt: {len(data)} images but {len(labels)} labels.")
-    return data.transpose(0, 2, 3, 1), labels
+    expected = "uint8 rows of 3072 pixels 0-255: the red plane, then green, then blue, 32x32 each, row-major"
+    low, high = (data.min(), data.max()) if data.size else (0, 0)
+    if data.dtype.kind not in "ui" or low < 0 or high > 255:
+        scaled = " (scaled to [0, 1]? multiply by 255)" if data.dtype.kind == "f" and 0 <= low and high <= 1 else ""
+        raise ValueError(f"{path} holds {data.dtype} values from {low} to {high}{scaled}; a CIFAR-10 batch holds {expected}.")
+    data = data.astype(np.uint8)
+    if len(data) >= 1000:  # fewer photographs leave the statistics undecided (random values pass them)
+        _check_image_statistics(path, data, expected)
+    return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels
+
+
+def _check_image_statistics(path, data, expected):
+    """Refuses a batch stored pixel by pixel, warns of one in BGR order (statistics of the official batches)."""
+    # Planar rows hold the next pixel's same colour 1 value on, interleaved ones 3 on: the mean step over 1 is
+    # 0.51-0.52x that over 3 in the official batches, 1.5-1.6x interleaved (300 draws of 1,000 images: < 0.53x, > 1.5x).
+    step, step_over_3 = (np.abs(data[:, k:].astype(np.int16) - data[:, :-k]).mean() for k in (1, 3))
+    if step > 1.2 * step_over_3:
+        raise ValueError(
+            f"{path} looks stored pixel by pixel (height, width, channel): values differ from the next {step / step_over_3:.2f}x"
+            " as much as from the one 3 on, the next pixel's same colour if so (official planar rows: 0.5x). A CIFAR-10"
+            f" batch holds {expected}. Store each (32, 32, 3) image as image.transpose(2, 0, 1).reshape(3072)."
+        )
+    red, _, blue = data.reshape(len(data), 3, 1024).mean(axis=(0, 2)) / 255
+    if blue - red > 0.02:  # in the official batches red - blue is 0.044-0.047 (300 draws of 1,000 images: > 0.038)
+        warnings.warn(f"{path}: its first (red) plane averages {red:.3f}, its third (blue) {blue:.3f}, CIFAR-10's 0.491 "
+                      "and 0.447: is the batch in BGR order? The planes go red, green, blue.")
 
 
 @functools.lru_cache(maxsize=1)
 def _decoded_sample():
     from PIL import Image
 
-    arrays = np.load(SAMPLE_PATH)
+    from helpers.runtime.assets import verified  # the digest is checked on the first load, not on import
+
+    arrays = np.load(verified(SAMPLE_PATH))
     splits = []
     for split in ("train", "test"):
         blob, offsets = arrays[f"{split}_jpeg"].tobytes(), arrays[f"{split}_offsets"]
@@ -98,11 +123,9 @@ def _decoded_sample():
 
 
 def load_cifar10_sample():
-    """A small real subset of CIFAR-10 shipped inside the package: 4000 training images
-    (400 per class) and 1000 test images (100 per class), in `load_cifar10()`'s format.
-
-    They are JPEG files of the offline copy (quality 75), so pixels differ slightly from
-    the official release. Meant for smoke runs and tests, not for results.
-    """
+    """A small real subset of CIFAR-10 shipped inside the package, in `load_cifar10()`'s format: 4000 training
+    images (400 per class) and 1000 test images (100 per class), JPEG files of the offline copy (quality 75), so
+    pixels differ slightly from the official release; for smoke runs and tests, not results. Checked on its first
+    load against the digest it shipped with (`helpers.runtime.assets`): a damaged or missing copy is refused."""
     (x_train, y_train), (x_test, y_test) = _decoded_sample()
     return (x_train.copy(), y_train.copy()), (x_test.copy(), y_test.copy())

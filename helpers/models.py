@@ -22,7 +22,6 @@ import numpy as np
 import keras
 
 from helpers import ASSETS
-from helpers.data import CIFAR10_MEAN, CIFAR10_STD
 from helpers.layers import (
     ClassToken,
     ClassTokenReadout,
@@ -37,6 +36,10 @@ from helpers.layers.encoder import LAYER_NORM_EPSILON
 from helpers.layers.resnet import BATCH_NORM_EPSILON, BATCH_NORM_MOMENTUM, BasicBlock
 from helpers.runtime.checks import check_images, check_num_classes, is_whole_number
 from helpers.runtime.classifier import ImageClassifier
+
+# The per-channel statistics the official code normalises CIFAR-10 with (official binary release).
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 
 # Encoder backbones by depth: (heads, embedding dim, MLP ratio), as in the paper's Table 1.
 BACKBONES = {2: (2, 128, 1.0), 4: (2, 128, 1.0), 6: (4, 256, 2.0), 7: (4, 256, 2.0)}
@@ -117,8 +120,8 @@ def _encoder_blocks(x, num_layers, num_heads, embed_dim, mlp_ratio, attention_dr
 
 
 def _check_image_size(image_size):
-    if not is_whole_number(image_size, 1):
-        raise ValueError(f"image_size must be a whole number of pixels >= 1, got {image_size!r}.")
+    if not (is_whole_number(image_size, 1) and image_size <= 1024):
+        raise ValueError(f"image_size must be a whole number of pixels from 1 to 1,024, got {image_size!r}.")
     return int(image_size)
 
 

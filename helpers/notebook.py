@@ -12,6 +12,8 @@ replaces it, with the meaning of `train(minutes=...)` and `python -m helpers.tra
 """
 
 import json
+import math
+import numbers
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,14 +32,23 @@ PAPER_MODELS = {"vit_lite": "vit_lite_7_4", "cvt": "cvt_7_4", "cct": "cct_7_3x1"
 SMALL_MODELS = {"vit_lite": "vit_lite_2_4", "cvt": "cvt_2_4", "cct": "cct_2_3x2"}
 # Training minutes per model: a notebook fits a 90-minute lab with time to read.
 BUDGET_MINUTES = {"cpu": 15, "accelerator": 20}
+# The longest time budget taken: a week (a longer run is one of epochs, CCT_PROFILE=paper).
+MAX_MINUTES = 7 * 24 * 60
 SMOKE_TRAIN_IMAGES, SMOKE_TEST_IMAGES = 256, 128
 NOTEBOOK_OF = {"vit_lite": "02_vit_lite.ipynb", "cvt": "03_seqpool_cvt.ipynb", "cct": "04_conv_tokenization_cct.ipynb"}
 SHIPPED_RUNS = ASSETS / "runs"
 
 
 def smoke_mode():
-    """True when CCT_SMOKE is set to 1/true/yes: notebooks then shrink to a quick check."""
-    return os.environ.get(SMOKE_VARIABLE, "").strip().lower() in ("1", "true", "yes", "on")
+    """True when CCT_SMOKE is set to 1 (or true, yes, on): notebooks then shrink to a quick check;
+    False when it is unset, empty or 0 (false, no, off). Any other value is refused: a typo must
+    not start an hour of real training where a quick check was meant, or the other way round."""
+    value = os.environ.get(SMOKE_VARIABLE, "").strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{SMOKE_VARIABLE} must be 1 or 0 (or true/false, yes/no, on/off), got {os.environ[SMOKE_VARIABLE]!r}.")
 
 
 @dataclass
@@ -166,18 +177,31 @@ def _choose_profile(profile, device):
 
 
 def _budget_minutes(minutes, profile):
-    source = ""
-    if minutes is None and os.environ.get(MINUTES_VARIABLE, "").strip():
-        minutes, source = os.environ[MINUTES_VARIABLE].strip(), f" (from the environment variable {MINUTES_VARIABLE})"
-    if minutes is None:
-        return BUDGET_MINUTES[profile]
+    text = os.environ.get(MINUTES_VARIABLE, "").strip()
+    if minutes is None and text:
+        return check_minutes(minutes_from_text(text), f" (from the environment variable {MINUTES_VARIABLE})")
+    return BUDGET_MINUTES[profile] if minutes is None else check_minutes(minutes)
+
+
+def minutes_from_text(text):
+    """A budget written as text (CCT_MINUTES, --minutes) as a number, or the text when it is none."""
     try:
-        value = float(minutes)
-    except (TypeError, ValueError):
-        value = float("nan")
-    if not 0 < value < float("inf"):
-        raise ValueError(f"minutes must be a number > 0, got {minutes!r}{source}.")
-    return value
+        return float(text)
+    except ValueError:
+        return text
+
+
+def check_minutes(minutes, source=""):
+    """`minutes` as a float when it is a time budget: a number in (0, MAX_MINUTES]; a ValueError
+    naming the range otherwise. `train()`, `python -m helpers.train --minutes` and CCT_MINUTES
+    all check here."""
+    number = isinstance(minutes, numbers.Real) and not isinstance(minutes, bool) and math.isfinite(minutes)
+    if not number or not 0 < minutes <= MAX_MINUTES:
+        raise ValueError(
+            f"minutes must be a number in (0, {MAX_MINUTES:,}] (a wall-clock training budget; {MAX_MINUTES:,} minutes "
+            f"is a week), got {minutes!r}{source}."
+        )
+    return float(minutes)
 
 
 def runs_dir():
@@ -223,11 +247,13 @@ def load_run(family, folder=None, shipped=True):
     path = Path(folder or runs_dir()) / f"{family}.json"
     if path.is_file():
         return json.loads(path.read_text())
+    from helpers.runtime.assets import listed, verified
+
     shipped_path = SHIPPED_RUNS / f"{family}.json"
-    if not shipped or not shipped_path.is_file():
+    if not shipped or not (shipped_path.is_file() or listed(shipped_path)):
         print(f"{path} not found: run {NOTEBOOK_OF[family]} first to compare with it")
         return None
-    record = json.loads(shipped_path.read_text())
+    record = json.loads(verified(shipped_path).read_text())  # a shipped run missing or damaged is refused, naming it
     print(
         f"{path} not found ({NOTEBOOK_OF[family]} has not run here): using the run shipped with the package, "
         f"{describe_run(record['results']).strip()}"

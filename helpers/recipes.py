@@ -125,27 +125,40 @@ def get_recipe(name, **overrides):
     return check_recipe(dataclasses.replace(base, **overrides))
 
 
+# What each field of a recipe may be: (whole number?, lowest, highest, is the lowest allowed?).
+# The bounds keep out values that cannot be meant: the longest published run is 5,000 epochs,
+# AdamW's rates stay far below 1 (the paper's peak is 5.5e-4).
+RECIPE_LIMITS = {
+    "epochs": (True, 1, 10_000, True),
+    "batch_size": (True, 1, 65_536, True),
+    "warmup_epochs": (True, 0, 10_000, True),
+    "cooldown_epochs": (True, 0, 10_000, True),
+    "learning_rate": (False, 0.0, 1.0, False),
+    "min_learning_rate": (False, 0.0, 1.0, False),
+    "warmup_start_learning_rate": (False, 0.0, 1.0, False),
+    "weight_decay": (False, 0.0, 1.0, True),
+    "label_smoothing": (False, 0.0, 0.99, True),
+    "random_erasing": (False, 0.0, 1.0, True),
+}
+
+
 def check_recipe(recipe):
-    """The recipe with whole-number fields as plain ints; a ValueError names any field out of range."""
-    whole = {"epochs": 1, "batch_size": 1, "warmup_epochs": 0, "cooldown_epochs": 0}
+    """The recipe with whole-number fields as plain ints; a ValueError names any field out of
+    its range (RECIPE_LIMITS), with the range."""
     problems, fixed = [], {}
-    for field, minimum in whole.items():
+    for field, (whole, low, high, low_allowed) in RECIPE_LIMITS.items():
         value = getattr(recipe, field)
-        if not is_whole_number(value, minimum):
-            problems.append(f"{field} must be a whole number >= {minimum}, got {value!r}")
+        if whole:
+            valid = is_whole_number(value) and low <= value <= high
+            what = f"a whole number from {low:,} to {high:,}"
         else:
-            fixed[field] = int(value)  # numpy integers too, kept JSON-friendly
-    positive = ("learning_rate", "min_learning_rate", "warmup_start_learning_rate")
-    for field in positive + ("weight_decay", "label_smoothing"):
-        value = getattr(recipe, field)
-        valid = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-        if not valid or (value <= 0 if field in positive else value < 0) or (field == "label_smoothing" and value >= 1):
-            bound = "> 0" if field in positive else "in [0, 1)" if field == "label_smoothing" else ">= 0"
-            problems.append(f"{field} must be a finite number {bound}, got {value!r}")
+            number = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+            valid = number and (low <= value if low_allowed else low < value) and value <= high
+            what = f"a number in {'[' if low_allowed else '('}{low:g}, {high:g}]"
+        if valid:
+            fixed[field] = int(value) if whole else float(value)  # numpy numbers too, kept JSON-friendly
         else:
-            fixed[field] = float(value)
-    if not (isinstance(recipe.random_erasing, numbers.Real) and 0.0 <= recipe.random_erasing <= 1.0):
-        problems.append(f"random_erasing is a probability in [0, 1], got {recipe.random_erasing!r}")
+            problems.append(f"{field} must be {what}, got {value!r}")
     if recipe.mix_until is not None and not (isinstance(recipe.mix_until, numbers.Real) and 0.0 < recipe.mix_until <= 1.0):
         problems.append(f"mix_until is a share of the epochs in (0, 1] (or None: mix throughout), got {recipe.mix_until!r}")
     if problems:

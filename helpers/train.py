@@ -24,7 +24,6 @@ import dataclasses
 import hashlib
 import inspect
 import json
-import math
 import platform
 import time
 from pathlib import Path
@@ -34,7 +33,15 @@ import numpy as np
 import keras
 
 from helpers.models import build_compact_transformer, count_parameters, create_model, list_models
-from helpers.notebook import MINUTES_VARIABLE, SMOKE_TEST_IMAGES, SMOKE_TRAIN_IMAGES, SMOKE_VARIABLE, smoke_mode
+from helpers.notebook import (
+    MINUTES_VARIABLE,
+    SMOKE_TEST_IMAGES,
+    SMOKE_TRAIN_IMAGES,
+    SMOKE_VARIABLE,
+    check_minutes,
+    minutes_from_text,
+    smoke_mode,
+)
 from helpers.pipeline.feed import training_data
 from helpers.recipes import Recipe, batch_scale, compile_model, get_recipe
 from helpers.runtime import run_folder
@@ -51,6 +58,10 @@ from helpers.runtime.device import (
 )
 from helpers.runtime.loop import StopAtDeadline, resumable_fit
 from helpers.runtime.run_folder import RunFolderError, RunFolderLock, read_history
+
+
+# Optimizer steps between two evaluations, at most (CIFAR-10 has 390 batches of 128).
+MAX_STEPS_PER_EPOCH = 1_000_000
 
 
 @dataclasses.dataclass
@@ -135,20 +146,31 @@ def train(
 
 def _run_in_folder(plan, data, strategy, verbose, out):
     """Train `plan` into the run folder `out`: resume its run, or load it when it has finished;
-    a RunFolderError when the folder belongs to another run."""
+    a RunFolderError, before any training, when the folder belongs to another run. Every way in
+    (epochs, a time budget, a notebook, a resume) goes through `run_folder.claim`."""
     saved = run_folder.read_config(out)
-    if plan.minutes is not None and saved and saved.get("minutes") == plan.minutes:
-        # A budgeted run keeps the epochs it chose when it started.
-        plan = plan.with_epochs(saved["epochs"])
-        run_folder.claim(out, plan.config(data))
-        if run_folder.is_finished(out):
-            return _finished_run(out)
-        return _run(plan, data, strategy, verbose, out, budget_planned=True)
-    if plan.minutes is None:
-        run_folder.claim(out, plan.config(data))
-        if run_folder.is_finished(out):
-            return _finished_run(out)
-    return _run(plan, data, strategy, verbose, out)
+    if saved is None and plan.minutes is not None:
+        # A new budgeted run: its epochs are measured first, then claimed (in `_settle_epochs`).
+        run_folder.refuse_run_files_without_config(out)
+        return _run(plan, data, strategy, verbose, out)
+    budget_planned = saved is not None and plan.minutes is not None and saved.get("minutes") == plan.minutes
+    if budget_planned:  # a budgeted run keeps the epochs it chose when it started
+        plan = plan.with_epochs(_saved_budget_epochs(saved, plan, out))
+    run_folder.claim(out, plan.config(data))
+    if run_folder.is_finished(out):
+        return _finished_run(out)
+    return _run(plan, data, strategy, verbose, out, budget_planned=budget_planned)
+
+
+def _saved_budget_epochs(saved, plan, out):
+    """The epochs a budgeted run chose when it started, as its config.json records them."""
+    epochs = saved.get("epochs")
+    if not is_whole_number(epochs, 1) or epochs > plan.recipe.epochs:
+        raise RunFolderError(
+            f"{out / 'config.json'} is damaged: a run of the {plan.recipe.name} recipe in a time budget trains 1 to "
+            f"{plan.recipe.epochs} epochs, and it records epochs={epochs!r}. Pass another out= folder."
+        )
+    return int(epochs)
 
 
 def plan_training(
@@ -159,7 +181,7 @@ def plan_training(
     refusal naming the argument and what to pass. `replicas`: the devices a batch is split over."""
     if epochs is not None and minutes is not None:
         raise ValueError("Give epochs or minutes (a time budget), not both.")
-    minutes = _check_minutes(minutes)
+    minutes = None if minutes is None else check_minutes(minutes)
     overrides = {key: value for key, value in (("epochs", epochs), ("batch_size", batch_size)) if value is not None}
     recipe = get_recipe(recipe, **overrides)
     _check_model_overrides(model_overrides, recipe)
@@ -171,11 +193,14 @@ def plan_training(
     x_test, y_test = check_images_and_labels(x_test, y_test, num_classes, what="x_test")
     image_size = _image_size(x_train, x_test, model_overrides.pop("image_size", None))
     if steps_per_epoch is not None:
-        if not is_whole_number(steps_per_epoch, 1):
-            raise ValueError(f"steps_per_epoch must be a whole number >= 1 (or None: one pass over the data), got {steps_per_epoch!r}.")
+        if not (is_whole_number(steps_per_epoch, 1) and steps_per_epoch <= MAX_STEPS_PER_EPOCH):
+            raise ValueError(
+                f"steps_per_epoch must be a whole number from 1 to {MAX_STEPS_PER_EPOCH:,} (or None: one pass over the "
+                f"data), got {steps_per_epoch!r}."
+            )
         steps_per_epoch = int(steps_per_epoch)
-    if not is_whole_number(seed):
-        raise ValueError(f"seed must be a whole number, got {seed!r}.")
+    if not (is_whole_number(seed, 0) and seed < 2**32):
+        raise ValueError(f"seed must be a whole number from 0 to 2**32 - 1 (what NumPy's generators take), got {seed!r}.")
     precision = choose_precision(precision)
     if len(x_train) < recipe.batch_size:
         raise ValueError(
@@ -191,15 +216,6 @@ def plan_training(
         model_overrides,
     )
     return plan, ((x_train, y_train), (x_test, y_test))
-
-
-def _check_minutes(minutes):
-    if minutes is None:
-        return None
-    valid = isinstance(minutes, (int, float, np.integer, np.floating)) and not isinstance(minutes, bool)
-    if not valid or not 0 < float(minutes) < math.inf:
-        raise ValueError(f"minutes must be a number > 0 (a wall-clock budget), got {minutes!r}.")
-    return float(minutes)
 
 
 def _check_model_overrides(overrides, recipe):
@@ -370,14 +386,11 @@ def _whole_number_at_least_one(text):
     return value
 
 
-def _positive_number(text):
+def _budget_minutes(text):
     try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 < value < math.inf:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
-    return value
+        return check_minutes(minutes_from_text(text))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error).removesuffix(".")) from None
 
 
 def main(argv=None):
@@ -387,7 +400,7 @@ def main(argv=None):
     parser.add_argument("--recipe", default="short", help="a recipe of helpers.recipes: paper, short or fast")
     parser.add_argument("--epochs", type=positive, help="epochs in all (default: the recipe's)")
     parser.add_argument(
-        "--minutes", type=_positive_number,
+        "--minutes", type=_budget_minutes,
         help=f"a wall-clock training budget instead of --epochs: the epochs that fit are measured and chosen "
         f"(the notebooks' {MINUTES_VARIABLE})",
     )

@@ -4,14 +4,23 @@ It keeps the offline copy's JPEG files byte for byte (no re-encoding), picked at
 with a fixed seed, an equal number per class:
 
     python scripts/make_cifar10_sample.py --archive ../shared/data/cifar10-jpeg.tar.gz
+
+and records its digest in helpers/assets/SHA256SUMS (`helpers.runtime.assets`), which loading it checks.
 """
 
 import argparse
 import re
+import sys
 import tarfile
 from pathlib import Path
 
 import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from helpers.runtime.assets import record  # noqa: E402
+from helpers.runtime.atomic_files import atomic_path  # noqa: E402
 
 CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 MEMBER = re.compile(r"cifar10-jpeg/(train|test)/([a-z]+)/(\d+)\.jpg$")
@@ -20,7 +29,7 @@ MEMBER = re.compile(r"cifar10-jpeg/(train|test)/([a-z]+)/(\d+)\.jpg$")
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--archive", required=True, type=Path)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parents[1] / "helpers/assets/cifar10_sample.npz")
+    parser.add_argument("--out", type=Path, default=ROOT / "helpers/assets/cifar10_sample.npz")
     parser.add_argument("--train-per-class", type=int, default=400)
     parser.add_argument("--test-per-class", type=int, default=100)
     parser.add_argument("--seed", type=int, default=2104)
@@ -49,7 +58,9 @@ def main():
         arrays[f"{split}_offsets"] = np.cumsum([0] + [len(b) for b in blobs]).astype(np.int64)
         arrays[f"{split}_labels"] = np.asarray(labels, dtype=np.uint8)[order]
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(args.out, **arrays)
+    with atomic_path(args.out) as temporary:  # the temporary's name ends in .npz, so savez adds no suffix
+        np.savez(temporary, **arrays)
+    record(args.out)  # only a file in helpers/assets/ is recorded
     print(f"Wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB)")
 
 

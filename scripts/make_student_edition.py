@@ -1,6 +1,6 @@
 """Write the student edition of the notebooks: every exercise's solution taken out.
 
-    python scripts/make_student_edition.py --out DIR    # write DIR (replaces an earlier edition)
+    python scripts/make_student_edition.py --out DIR    # write DIR (replaces an earlier edition it wrote)
     python scripts/make_student_edition.py --check      # only check the exercise convention
 
 DIR receives the edition to hand out, `DIR/student/`, and beside it the teacher's solutions:
@@ -13,6 +13,7 @@ DIR receives the edition to hand out, `DIR/student/`, and beside it the teacher'
 - `student/helpers/`: a copy of the package, so that `student/` runs on its own: the notebooks'
   set-up cell imports `helpers` from beside `notebooks/`.
 - `SOLUTIONS.md`, for the teacher (outside `student/`, so handing that folder out leaves it behind): every exercise by notebook, its title and its solution cell.
+- `edition-manifest.json`: the record of what the script wrote, every file's path and SHA-256.
 
 The convention (the README's "Teaching with it"): an exercise is a markdown cell whose first line
 starts `### Exercise (write it yourself):`, then one code cell tagged `solution` in which every
@@ -26,12 +27,20 @@ The edition is built in a temporary folder beside DIR and renamed into place
 (`helpers.runtime.atomic_files.atomic_path`), after the previous edition is renamed aside. A failure
 leaves the previous edition as it was; a kill does too (plus the hidden temporary folder),
 unless it falls in the instant between the two renames, which leaves both editions under their
-hidden names. DIR must be new, empty, or an earlier edition.
+hidden names. DIR must be new, empty, or an earlier edition that holds only what the script
+wrote there, unchanged, as its manifest records (Python's `__pycache__` folders aside): writing
+never deletes what the script did not write. A file or folder added to the edition (notes, a
+grading sheet) or changed since (a notebook run and saved) is refused, and the refusal names
+it; so is a DIR that holds files but no manifest (someone else's folder, or an edition written
+before the script kept one). Paths are checked with their symbolic links resolved: DIR cannot
+reach `notebooks/` or `helpers/` through a link, and a DIR that is a link to an earlier
+edition rewrites that edition, the link staying.
 """
 
 import argparse
 import ast
 import copy
+import hashlib
 import json
 import os
 import re
@@ -56,6 +65,9 @@ END = "# END SOLUTION"
 PLACEHOLDER = ("# your code here", 'raise NotImplementedError("Exercise: write this part, then run the check below.")')
 MARKER_LIKE = re.compile(r"(BEGIN|END)\s*SOLUTION", re.IGNORECASE)
 SOLUTIONS_TITLE = "# Solutions to the exercises"
+MANIFEST = "edition-manifest.json"
+PYTHON_CACHE = "__pycache__"  # Python rebuilds it: an earlier edition may hold one (the teacher ran it)
+LISTED_AT_MOST = 10
 
 
 class ConventionError(ValueError):
@@ -332,27 +344,107 @@ def _is_inside(path, folder):
         return False
 
 
+def _resolved(path, flag):
+    try:
+        return Path(path).resolve()
+    except (OSError, RuntimeError) as error:  # RuntimeError: a loop of links
+        raise DestinationError(f"{flag} {path} cannot be followed to a folder ({error}). Choose another folder.") from None
+
+
 def _check_destination(out, notebooks_dir, helpers_dir):
-    out = Path(os.path.abspath(out))
+    """`out` resolved, once it is checked to be a folder the edition may be written to (see the
+    module's docstring); DestinationError otherwise."""
+    given, out = out, _resolved(out, "--out")
+    shown = str(out) if Path(os.path.abspath(given)) == out else f"{given} (which leads to {out})"
     for folder, why in (
-        (Path(os.path.abspath(notebooks_dir)), "it would mix the student edition with the notebooks it is made from"),
-        (Path(os.path.abspath(helpers_dir)), "helpers/ is copied into it"),
+        (_resolved(notebooks_dir, "--notebooks"), "it would mix the student edition with the notebooks it is made from"),
+        (_resolved(helpers_dir, "helpers"), "helpers/ is copied into it"),
     ):
         if _is_inside(out, folder):
-            raise DestinationError(f"--out {out} lies inside {folder}: {why}. Choose a folder outside it.")
+            raise DestinationError(f"--out {shown} lies inside {folder}: {why}. Choose a folder outside it.")
         if _is_inside(folder, out):
-            raise DestinationError(f"--out {out} holds {folder}, which writing the edition would replace. Choose a new folder.")
+            raise DestinationError(f"--out {shown} holds {folder}, which writing the edition would replace. Choose a new folder.")
     if out.exists():
         if not out.is_dir():
-            raise DestinationError(f"--out {out} is a file, not a folder.")
-        solutions = out / "SOLUTIONS.md"
-        earlier_edition = solutions.is_file() and solutions.read_text(encoding="utf-8").startswith(SOLUTIONS_TITLE)
-        if any(out.iterdir()) and not earlier_edition:
-            raise DestinationError(
-                f"--out {out} holds files that are not an earlier student edition (no SOLUTIONS.md written "
-                "by this script): writing there would replace them. Choose a new or empty folder."
-            )
+            raise DestinationError(f"--out {shown} is a file, not a folder.")
+        _check_earlier_edition(out, shown)
     return out
+
+
+def _check_earlier_edition(out, shown):
+    """Refuse the existing folder `out` unless it is empty or holds only what this script wrote
+    there, unchanged: writing the edition replaces the folder whole."""
+    recorded = _recorded_files(out, shown)
+    if recorded is None:
+        if any(out.iterdir()):
+            raise DestinationError(
+                f"--out {shown} holds files but no {MANIFEST}, the record this script keeps of what it wrote: it is "
+                "not an earlier student edition (or one written before the record was kept), and writing there would "
+                "replace them. Choose a new or empty folder."
+            )
+        return
+    foreign = _not_written_by_this_script(out, recorded)
+    if foreign:
+        listed = ", ".join(foreign[:LISTED_AT_MOST])
+        if len(foreign) > LISTED_AT_MOST:
+            listed += f", and {len(foreign) - LISTED_AT_MOST} more"
+        raise DestinationError(
+            f"--out {shown} is an earlier student edition, but it holds what this script did not write there, or "
+            f"changed since it wrote it: {listed}. Writing the edition would delete them: move them out of the folder "
+            "(or delete them), or choose another --out, then run again."
+        )
+
+
+def _recorded_files(out, shown):
+    """{path relative to `out`: SHA-256} from the manifest of the edition in `out`; None when there is none."""
+    path = out / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        files = json.loads(path.read_text(encoding="utf-8"))["files"]
+        whole = isinstance(files, dict) and all(isinstance(digest, str) for digest in files.values())
+    except (OSError, ValueError, KeyError, TypeError):  # UnicodeDecodeError is a ValueError
+        whole = False
+    if not whole:
+        raise DestinationError(
+            f"--out {shown}: its {MANIFEST}, the record of what this script wrote there, is damaged, so which files "
+            "are the script's cannot be told, and writing there would replace them. Choose a new or empty folder."
+        )
+    return files
+
+
+def _not_written_by_this_script(out, recorded):
+    """What `out` holds that the manifest `recorded` does not, or with another content, each as
+    'path (why)'; a folder that is not the script's is named, not what it holds."""
+    made = {parent.as_posix() for name in recorded for parent in Path(name).parents}
+    found, folders = [], [out]
+    while folders:
+        for path in folders.pop().iterdir():
+            relative = path.relative_to(out).as_posix()
+            if path.is_symlink():
+                found.append(f"{relative} (a link it did not make)")
+            elif path.is_dir():
+                if relative in made:
+                    folders.append(path)
+                elif path.name != PYTHON_CACHE:
+                    found.append(f"{relative} (a folder it did not make)")
+            elif relative not in recorded:
+                if relative != MANIFEST:
+                    found.append(f"{relative} (not written by it)")
+            elif _digest(path) != recorded[relative]:
+                found.append(f"{relative} (changed since it wrote it)")
+    return sorted(found)
+
+
+def _digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _write_manifest(folder):
+    """Record every file the edition in `folder` holds, with its SHA-256, in `folder/MANIFEST`."""
+    files = {path.relative_to(folder).as_posix(): _digest(path) for path in sorted(folder.rglob("*")) if path.is_file()}
+    record = {"written_by": "scripts/make_student_edition.py", "files": files}
+    (folder / MANIFEST).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
 
 
 def _write_notebook(path, notebook):
@@ -376,6 +468,7 @@ def write_edition(out, notebooks_dir=NOTEBOOKS, helpers_dir=HELPERS):
             _write_notebook(temporary / "student" / "notebooks" / name, notebook)
         shutil.copytree(helpers_dir, temporary / "student" / "helpers", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         (temporary / "SOLUTIONS.md").write_text(solutions_markdown(exercises), encoding="utf-8")
+        _write_manifest(temporary)
     return exercises
 
 

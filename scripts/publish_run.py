@@ -5,7 +5,8 @@
 writes results/NAME/history.csv and results/NAME/curves.png, adds or replaces the run's row
 in results/results.csv, and with --ship-weights stores the final weights (last.keras, not
 the epoch picked on the test split) as helpers/assets/MODEL_cifar10.weights.h5 with a JSON
-record of how they were trained (and their per-epoch history), for `create_model(MODEL, weights="cifar10")`.
+record of how they were trained (and their per-epoch history), for `create_model(MODEL, weights="cifar10")`,
+and records both files' digests in helpers/assets/SHA256SUMS (`helpers.runtime.assets`).
 """
 
 import argparse
@@ -23,6 +24,7 @@ matplotlib.use("Agg")
 
 from helpers import ASSETS  # noqa: E402
 from helpers.models import count_parameters, create_model  # noqa: E402
+from helpers.runtime.assets import record  # noqa: E402
 from helpers.figures.plotting import plot_history  # noqa: E402
 from helpers.runtime.atomic_files import atomic_path, write_json_atomically, write_text_atomically  # noqa: E402
 from helpers.runtime.run_folder import read_history  # noqa: E402
@@ -116,7 +118,9 @@ def main(argv=None):
             "run": f"results/{name}",
             "history": {key: [round(value, 4) for value in values] for key, values in history.items()},
         }
-        write_json_atomically(ASSETS / f"{results['model']}_cifar10.json", info)
+        info_path = ASSETS / f"{results['model']}_cifar10.json"
+        write_json_atomically(info_path, info)
+        record(weights_path, info_path)  # loading checks them against these digests
         print(f"shipped {weights_path} ({weights_path.stat().st_size / 1e6:.2f} MB)")
     print(f"wrote {out} and {table}")
 

@@ -1,5 +1,7 @@
 import os
 import pickle
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -90,3 +92,68 @@ def test_full_cifar10_from_cifar10_dir():
     (x_train, y_train), (x_test, y_test) = load_cifar10()
     assert x_train.shape == (50000, 32, 32, 3) and x_test.shape == (10000, 32, 32, 3)
     assert np.bincount(y_train.ravel()).tolist() == [5000] * 10
+
+
+def write_sample_batches(folder, bad_batch=None, spoil=None):
+    """The official pickle layout holding the shipped sample's real photographs, 1,000 per batch
+    (enough for the image-statistics checks); `spoil(images)` gives the rows of batch `bad_batch`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (x_train, y_train), (x_test, y_test) = load_cifar10_sample()
+    splits = [(x_train[i % 4 * 1000 :][:1000], y_train[i % 4 * 1000 :][:1000]) for i in range(5)] + [(x_test, y_test)]
+    for name, (images, labels) in zip(BATCH_FILES, splits):
+        rows = spoil(images) if name == bad_batch else images.transpose(0, 3, 1, 2).reshape(-1, 3072)
+        with open(folder / name, "wb") as file:
+            pickle.dump({b"data": rows, b"labels": labels.ravel().tolist()}, file, protocol=2)
+    return folder
+
+
+def test_real_photographs_pass_the_batch_checks(tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (x_train, _), (x_test, _) = read_cifar10_batches(write_sample_batches(tmp_path))
+    (sample_train, _), (sample_test, _) = load_cifar10_sample()
+    np.testing.assert_array_equal(x_train[:4000], sample_train)
+    np.testing.assert_array_equal(x_test, sample_test)
+
+
+@pytest.mark.skipif(not os.environ.get("CIFAR10_DIR"), reason="needs the full CIFAR-10 in CIFAR10_DIR")
+def test_an_official_batch_passes_the_batch_checks():
+    folder = Path(os.environ["CIFAR10_DIR"]).expanduser()
+    folder = folder / "cifar-10-batches-py" if (folder / "cifar-10-batches-py").is_dir() else folder
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        images, _ = data._read_batch(folder / "test_batch")
+    assert images.shape == (10000, 32, 32, 3)
+
+
+def test_a_batch_stored_pixel_by_pixel_is_refused(tmp_path):
+    folder = write_sample_batches(tmp_path, "data_batch_2", lambda images: images.reshape(-1, 3072))
+    with pytest.raises(ValueError, match=r"data_batch_2 looks stored pixel by pixel \(height, width, channel\).*red plane"):
+        read_cifar10_batches(folder)
+
+
+def test_a_batch_in_bgr_order_is_warned_of(tmp_path):
+    folder = write_sample_batches(tmp_path, "test_batch", lambda images: images[..., ::-1].transpose(0, 3, 1, 2).reshape(-1, 3072))
+    with pytest.warns(UserWarning, match=r"test_batch: .*first \(red\) plane averages 0\.44.*BGR order"):
+        read_cifar10_batches(folder)
+
+
+@pytest.mark.parametrize(
+    "spoil, message",
+    [
+        (lambda rows: rows / 255, r"float64 values from 0\.0 to 1\.0 \(scaled to \[0, 1\]\? multiply by 255\); .*uint8"),
+        (lambda rows: rows.astype("float32"), r"float32 values from 0\.0 to 255\.0; .*uint8 rows of 3072 pixels 0-255"),
+        (lambda rows: rows.astype("int16") * 2, r"int16 values from 0 to 510; .*0-255"),
+    ],
+)
+def test_a_batch_of_other_numbers_than_bytes_is_refused(tmp_path, spoil, message):
+    folder = write_sample_batches(tmp_path, "data_batch_4", lambda images: spoil(images.transpose(0, 3, 1, 2).reshape(-1, 3072)))
+    with pytest.raises(ValueError, match="data_batch_4 holds " + message):
+        read_cifar10_batches(folder)
+
+
+def test_random_batches_pass_the_image_statistics_undecided(tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (x_train, _), _ = read_cifar10_batches(write_fake_batches(tmp_path, images_per_batch=1000))
+    assert x_train.shape == (5000, 32, 32, 3)

@@ -160,7 +160,7 @@ def test_a_second_run_replaces_the_edition(sources, tmp_path):
     notebooks, helpers = sources
     out = tmp_path / "handout"
     edition.write_edition(out, notebooks, helpers)
-    (out / "student" / "notebooks" / "99_removed.ipynb").write_text("{}")
+    # (A file the script did not write is refused, not deleted: test_a_rewrite_refuses_and_names_what_the_script_did_not_write.)
     (notebooks / "02_total.ipynb").unlink()
     edition.write_edition(out, notebooks, helpers)
     assert sorted(path.name for path in (out / "student" / "notebooks").iterdir()) == ["01_demo.ipynb"]
@@ -397,3 +397,94 @@ def test_the_exercises_of_each_student_notebook_run_in_smoke_mode(path, executed
         assert _errors(check) == ["NotImplementedError"] or (
             _errors(solution) == ["NotImplementedError"] and _errors(check) == ["NameError"]
         ), f"{path.name}, cell {exercise.check + 1}: {_errors(solution)}, {_errors(check)}"
+
+
+def test_a_rewrite_refuses_and_names_what_the_script_did_not_write(sources, tmp_path, capsys):
+    notebooks, helpers = sources
+    out = tmp_path / "handout"
+    edition.write_edition(out, notebooks, helpers)
+    notes = out / "student" / "notebooks" / "my_notes.ipynb"
+    notes.write_text('{"cells": []}')
+    (out / "grading.md").write_text("# Grading\n")
+    (out / "marks").mkdir()
+    (out / "marks" / "alice.csv").write_text("alice,10\n")
+    with pytest.raises(edition.DestinationError) as refused:
+        edition.write_edition(out, notebooks, helpers)
+    message = str(refused.value)
+    assert "grading.md (not written by it)" in message
+    assert "student/notebooks/my_notes.ipynb (not written by it)" in message
+    assert "marks (a folder it did not make)" in message and "alice.csv" not in message
+    assert "move them out of the folder" in message
+    assert notes.read_text() == '{"cells": []}' and (out / "marks" / "alice.csv").read_text() == "alice,10\n"
+    notebooks_script_wrote = sorted(path.name for path in (out / "student" / "notebooks").iterdir())
+    assert notebooks_script_wrote == ["01_demo.ipynb", "02_total.ipynb", "my_notes.ipynb"]
+
+    code = edition.main(["--out", str(out), "--notebooks", str(notebooks)])
+    assert code == 1 and capsys.readouterr().err.startswith(f"error: --out {out.resolve()} is an earlier student edition")
+    assert (out / "grading.md").exists()
+
+
+def test_a_rewrite_refuses_a_file_changed_since_the_script_wrote_it(sources, tmp_path):
+    notebooks, helpers = sources
+    out = tmp_path / "handout"
+    edition.write_edition(out, notebooks, helpers)
+    solved = out / "student" / "notebooks" / "01_demo.ipynb"
+    solved.write_text(solved.read_text(encoding="utf-8").replace("# your code here", "# my answer"), encoding="utf-8")
+    with pytest.raises(edition.DestinationError, match=r"student/notebooks/01_demo.ipynb \(changed since it wrote it\)"):
+        edition.write_edition(out, notebooks, helpers)
+    assert "# my answer" in solved.read_text(encoding="utf-8")
+
+
+def test_the_manifest_records_every_file_and_python_caches_do_not_block_a_rewrite(sources, tmp_path):
+    notebooks, helpers = sources
+    out = tmp_path / "handout"
+    edition.write_edition(out, notebooks, helpers)
+    recorded = json.loads((out / edition.MANIFEST).read_text(encoding="utf-8"))["files"]
+    written = {path.relative_to(out).as_posix(): path for path in out.rglob("*") if path.is_file()}
+    assert sorted(recorded) == sorted(set(written) - {edition.MANIFEST})
+    assert "SOLUTIONS.md" in recorded and "student/helpers/__init__.py" in recorded
+    assert all(recorded[name] == edition._digest(path) for name, path in written.items() if name in recorded)
+
+    cache = out / "student" / "helpers" / "__pycache__"  # left by running the edition
+    cache.mkdir()
+    (cache / "__init__.cpython-311.pyc").write_bytes(b"compiled")
+    (notebooks / "02_total.ipynb").unlink()
+    edition.write_edition(out, notebooks, helpers)
+    assert sorted(path.name for path in (out / "student" / "notebooks").iterdir()) == ["01_demo.ipynb"]
+    assert not cache.exists()
+
+
+@pytest.mark.parametrize("record", [None, "not json", '{"files": ["SOLUTIONS.md"]}'], ids=["missing", "not JSON", "not a record"])
+def test_an_edition_without_a_whole_manifest_is_refused(sources, tmp_path, record):
+    """An edition written before the script kept a manifest, or one whose manifest is damaged:
+    what the script wrote there cannot be told."""
+    notebooks, helpers = sources
+    out = tmp_path / "handout"
+    edition.write_edition(out, notebooks, helpers)
+    manifest = out / edition.MANIFEST
+    manifest.unlink() if record is None else manifest.write_text(record)
+    with pytest.raises(edition.DestinationError, match="not an earlier student edition" if record is None else "is damaged"):
+        edition.write_edition(out, notebooks, helpers)
+    assert (out / "SOLUTIONS.md").exists()
+
+
+@pytest.mark.parametrize("into", ["notebooks", "helpers"])
+def test_an_out_reached_through_a_link_is_checked_where_it_leads(sources, tmp_path, into):
+    notebooks, helpers = sources
+    link = tmp_path / "shortcut"
+    link.symlink_to(notebooks if into == "notebooks" else helpers, target_is_directory=True)
+    before = sorted(path.name for path in (notebooks if into == "notebooks" else helpers).iterdir())
+    with pytest.raises(edition.DestinationError, match=rf"--out {link / 'handout'} \(which leads to .*{into}/handout\) lies inside"):
+        edition.write_edition(link / "handout", notebooks, helpers)
+    assert sorted(path.name for path in (notebooks if into == "notebooks" else helpers).iterdir()) == before
+
+
+def test_an_out_that_links_to_an_earlier_edition_rewrites_that_edition(sources, tmp_path):
+    notebooks, helpers = sources
+    out = tmp_path / "handout"
+    edition.write_edition(out, notebooks, helpers)
+    link = tmp_path / "latest"
+    link.symlink_to(out, target_is_directory=True)
+    (notebooks / "02_total.ipynb").unlink()
+    edition.write_edition(link, notebooks, helpers)
+    assert link.is_symlink() and sorted(path.name for path in (out / "student" / "notebooks").iterdir()) == ["01_demo.ipynb"]

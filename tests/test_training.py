@@ -63,7 +63,7 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_epoch(small_d
     (x_train, y_train), (x_test, y_test) = small_data
     train_ds, test_ds = make_datasets(x_train[:128], y_train[:128], x_test[:64], y_test[:64], batch_size=64, augment=None)
     model = compile_model(create_model("cct_2_3x2"), get_recipe("short", epochs=3), 2)
-    with pytest.raises(FloatingPointError, match=r"NaN or infinite.*keeps the last completed epoch.*float32"):
+    with pytest.raises(FloatingPointError, match=r"NaN or infinite.*keeps the 1 epoch\(s\) completed before it.*float32.*another out= folder"):
         resumable_fit(model, train_ds, test_ds, epochs=3, run_dir=tmp_path, verbose=0, callbacks=[PoisonAtEpoch(1)])
     with open(tmp_path / "history.csv") as file:
         assert [row["epoch"] for row in csv.DictReader(file)] == ["0"]

@@ -12,10 +12,12 @@ own resumable folder there, so an interrupted experiment continues where it stop
 `published_rows()` reads the result shipped with this package (see its docstring).
 
     python -m helpers.experiments.data_efficiency --models resnet20 --steps 2000 --out runs/data_efficiency \
-        --merge-into results/data_efficiency/data_efficiency.csv
+        --merge-into results/data_efficiency/data_efficiency.csv --publish
 
 trains only the CNN baseline and merges its rows into an existing table: the rows of other
-models stay as they were, and the figure beside that table is redrawn from all of them.
+models stay as they were, and the figure beside that table is redrawn from all of them. With
+--publish the table (merged, else this run's) also becomes the package's copy that
+`published_rows()` reads, its digest recorded in helpers/assets/SHA256SUMS.
 """
 
 import argparse
@@ -26,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from helpers import ASSETS
+from helpers.runtime.assets import record, verified
 from helpers.runtime.atomic_files import write_text_atomically
 
 FRACTIONS = (0.05, 0.1, 0.25, 0.5, 1.0)
@@ -124,7 +127,14 @@ def read_rows(path):
 def published_rows():
     """The experiment as run for this package: `python -m helpers.experiments.data_efficiency --steps 2000`
     on a 2-core CPU, on the offline copy of CIFAR-10 whose images are re-encoded as JPEG."""
-    return read_rows(PUBLISHED_CSV)
+    return read_rows(verified(PUBLISHED_CSV))
+
+
+def publish_rows(rows):
+    """Write `rows` as the package's copy of the table, which `published_rows` reads, and
+    record its digest in the assets' manifest (`helpers.runtime.assets`)."""
+    write_rows(rows, PUBLISHED_CSV)
+    record(PUBLISHED_CSV)
 
 
 def plot_data_efficiency(rows, title=None):
@@ -165,6 +175,10 @@ def main(argv=None):
         "--merge-into", type=Path, metavar="CSV",
         help="also merge this run's rows into CSV (other models' rows unchanged) and redraw the figure beside it",
     )
+    parser.add_argument(
+        "--publish", action="store_true",
+        help=f"also write the table (merged, else this run's) as the package's copy, {PUBLISHED_CSV.name} in helpers/assets/",
+    )
     args = parser.parse_args(argv)
 
     import matplotlib
@@ -184,6 +198,9 @@ def main(argv=None):
         write_rows(merged, args.merge_into)
         save_figure(plot_data_efficiency(merged), args.merge_into.with_suffix(".png"), dpi=FIGURE_DPI)
         print(f"{args.merge_into}: {len(rows)} rows merged into {len(merged)}; its figure redrawn")
+    if args.publish:
+        publish_rows(merged if args.merge_into else rows)
+        print(f"{PUBLISHED_CSV}: the package's copy, its digest recorded")
     for row in rows:
         print(f"{row['model']:>14}  {row['fraction']:>5.0%}  {row['train_images']:>6,} images  test accuracy {row['test_accuracy']:.2%}")
 

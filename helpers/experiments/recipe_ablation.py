@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from helpers import ASSETS
+from helpers.runtime.assets import record, verified
 
 MODEL = "cct_2_3x2"
 SUBSET_FRACTION = 0.1
@@ -110,14 +111,16 @@ def bundle_records(results=RESULTS):
 
 
 def write_bundle(results=RESULTS, path=BUNDLE):
-    """Write `bundle_records()` to the package's assets (a Colab install has no results/ folder)."""
+    """Write `bundle_records()` to the package's assets (a Colab install has no results/ folder),
+    with its digest in their manifest (`helpers.runtime.assets`)."""
     from helpers.runtime.atomic_files import write_text_atomically
 
     write_text_atomically(Path(path), json.dumps(bundle_records(results), indent=1) + "\n")
+    record(path)
 
 
 def _load(bundle):
-    return json.loads(Path(BUNDLE).read_text()) if bundle is None else bundle
+    return json.loads(verified(BUNDLE).read_text()) if bundle is None else bundle
 
 
 def _arrays(history):

@@ -9,7 +9,12 @@ import keras
 
 from helpers.pipeline import draws
 from helpers.pipeline.draws import AUGMENTATIONS
+from helpers.pipeline.on_device import augment_batch
 from helpers.runtime.checks import check_images_and_labels, check_num_classes, is_whole_number
+from helpers.runtime.classifier import use_device_augmentation
+
+# What these batches ask for, the model does inside its training step.
+use_device_augmentation(augment_batch)
 
 
 class ImageBatches(keras.utils.PyDataset):

@@ -49,7 +49,7 @@ import numpy as np
 
 from keras import ops
 
-from helpers.data import CIFAR10_MEAN, CIFAR10_STD
+from helpers.models import CIFAR10_MEAN, CIFAR10_STD
 from helpers.pipeline.draws import ERASE_BANK_SIZE, GEOMETRIC_OPS, MAX_LEVEL, OP_INDEX, RAND_OPS
 
 COLOR_OPS = tuple(name for name in RAND_OPS if name not in GEOMETRIC_OPS)  # in timm's order

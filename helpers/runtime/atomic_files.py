@@ -104,6 +104,15 @@ def remove(path):
             path.unlink()
 
 
+def discard(path):
+    """Delete a leftover temporary file or folder, as well as the disk allows: a clean-up after
+    a failure must not raise its own error (a read-only disk refuses the deletion too) in place
+    of the failure's. A leftover keeps its hidden name (`helpers.runtime.run_folder.remove_leftovers`
+    clears a run folder's when the run resumes)."""
+    with contextlib.suppress(OSError):
+        remove(path)
+
+
 def temporary_path(path):
     """The hidden name `path` is written under before it is renamed into place. It keeps the
     full name at its end, as Keras requires (`.keras`, `.weights.h5`)."""
@@ -134,8 +143,8 @@ def atomic_path(path, refusal=WriteRefusedError):
     raises `refusal` (WriteRefusedError or a subclass) naming the file and the reason."""
     path = Path(path)
     temporary = temporary_path(path)
-    remove(temporary)
     try:
+        remove(temporary)  # left by a killed write; a read-only disk refuses this first
         yield temporary
         flush_to_disk(temporary)
         pause = float(os.environ.get(PAUSE_BEFORE_RENAME_VARIABLE) or 0)
@@ -152,7 +161,7 @@ def atomic_path(path, refusal=WriteRefusedError):
             raise refusal(path, describe_write_failure(failure)) from error
         raise
     finally:
-        remove(temporary)
+        discard(temporary)
 
 
 def write_text_atomically(path, text, refusal=WriteRefusedError):

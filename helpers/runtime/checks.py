@@ -1,7 +1,7 @@
 """Clear errors for wrong input: images that are not raw RGB pixels 0-255 in a batch, labels
 that are not class indices, counts that are not whole numbers. Each check says what it found
-and what to pass instead. NumPy only: the data functions, plots and the model class
-(`helpers.runtime.classifier`) all check through here.
+and what to pass instead. The data functions, plots and the model class (`helpers.runtime.classifier`;
+for tensors through `helpers.runtime.device.check_tensor_images`) all check through here.
 """
 
 import numbers
@@ -16,43 +16,48 @@ def check_images(images, what="images"):
     images = np.asarray(images)
     if images.dtype == object or not (np.issubdtype(images.dtype, np.integer) or np.issubdtype(images.dtype, np.floating)):
         raise ValueError(f"{what} must be a numeric array of pixel values 0-255, got dtype {images.dtype}.")
-    if images.ndim == 3 and images.shape[-1] == 3:
-        raise ValueError(
-            f"{what} has shape {images.shape}: one image without the batch axis. Pass a batch of one: "
-            f"{what}[None] (or np.expand_dims({what}, 0)), shape (1, {', '.join(map(str, images.shape))})."
-        )
-    if images.ndim == 3:
-        raise ValueError(
-            f"{what} has shape {images.shape}: grayscale images (N, height, width)? The models take RGB: "
-            f"np.repeat({what}[..., None], 3, axis=-1)."
-        )
-    if images.ndim == 4 and images.shape[-1] == 1:
-        raise ValueError(
-            f"{what} has shape {images.shape}: one channel. The models take RGB: np.repeat({what}, 3, axis=-1)."
-        )
-    if images.ndim == 4 and images.shape[1] == 3 and images.shape[-1] != 3:
-        raise ValueError(
-            f"{what} has shape {images.shape}: channels first. Pass channels last: np.transpose({what}, (0, 2, 3, 1))."
-        )
-    if images.ndim != 4 or images.shape[-1] != 3:
-        raise ValueError(
-            f"Expected RGB {what} of shape (N, height, width, 3), got {images.shape}. "
-            "Grayscale images can be repeated over 3 channels (np.repeat(x, 3, axis=-1))."
-        )
-    if len(images) == 0:
-        raise ValueError(f"{what} is an empty batch, shape {images.shape}: pass at least one image.")
+    check_image_shape(images.shape, what)
     check_pixel_values(images, what)
     return images
 
 
-def check_pixel_values(images, what="images"):
-    """Raise a ValueError when pixel values are not raw 0-255: NaN or infinite values, values
-    below 0 or above 255, or all of them within [0, 1] (images already divided by 255)."""
-    low, high = images.min(), images.max()  # NaN and infinities show in these, so the common case costs two passes
-    if not (np.isfinite(low) and np.isfinite(high)):
-        finite = np.isfinite(images)
+def check_image_shape(shape, what="images"):
+    """Raise a ValueError unless `shape` is (N, height, width, 3): N > 0 RGB images (a size may be None: unknown)."""
+    if len(shape) == 3 and shape[-1] == 3:
         raise ValueError(
-            f"{what} holds {images.size - np.count_nonzero(finite)} NaN or infinite pixel values "
+            f"{what} has shape {shape}: one image without the batch axis. Pass a batch of one: "
+            f"{what}[None] (or np.expand_dims({what}, 0)), shape (1, {', '.join(map(str, shape))})."
+        )
+    if len(shape) == 3:
+        raise ValueError(
+            f"{what} has shape {shape}: grayscale images (N, height, width)? The models take RGB: "
+            f"np.repeat({what}[..., None], 3, axis=-1)."
+        )
+    if len(shape) == 4 and shape[-1] == 1:
+        raise ValueError(
+            f"{what} has shape {shape}: one channel. The models take RGB: np.repeat({what}, 3, axis=-1)."
+        )
+    if len(shape) == 4 and shape[1] == 3 and shape[-1] != 3:
+        raise ValueError(
+            f"{what} has shape {shape}: channels first. Pass channels last: np.transpose({what}, (0, 2, 3, 1))."
+        )
+    if len(shape) != 4 or shape[-1] != 3:
+        raise ValueError(
+            f"Expected RGB {what} of shape (N, height, width, 3), got {shape}. "
+            "Grayscale images can be repeated over 3 channels (np.repeat(x, 3, axis=-1))."
+        )
+    if shape[0] == 0:
+        raise ValueError(f"{what} is an empty batch, shape {shape}: pass at least one image.")
+
+
+def check_pixel_values(images, what="images", extremes=None):
+    """Raise a ValueError when pixel values are not raw 0-255: NaN or infinite, below 0 or above 255, or all
+    within [0, 1] (divided by 255 already). `extremes`: their lowest and highest, if known (from a device)."""
+    low, high = (images.min(), images.max()) if extremes is None else extremes  # NaN and infinities show in these
+    if not (np.isfinite(low) and np.isfinite(high)):
+        finite = np.isfinite(np.asarray(images))  # only now: a tensor comes to the host to count them
+        raise ValueError(
+            f"{what} holds {finite.size - np.count_nonzero(finite)} NaN or infinite pixel values "
             f"(in {np.count_nonzero(~finite.reshape(len(images), -1).all(axis=1))} image(s)); "
             "pass images whose pixels are all numbers 0-255."
         )
@@ -103,7 +108,8 @@ def is_whole_number(value, minimum=None):
 
 
 def check_num_classes(num_classes):
-    """num_classes as a plain int (NumPy integers welcome); a ValueError unless it is a whole number >= 2."""
-    if not is_whole_number(num_classes, 2):
-        raise ValueError(f"num_classes must be a whole number >= 2, got {num_classes!r}.")
+    """num_classes as a plain int (NumPy integers welcome); a ValueError unless it is a whole number
+    from 2 to 100,000 (more classes than ImageNet-21k's cannot be meant here)."""
+    if not (is_whole_number(num_classes, 2) and num_classes <= 100_000):
+        raise ValueError(f"num_classes must be a whole number from 2 to 100,000, got {num_classes!r}.")
     return int(num_classes)

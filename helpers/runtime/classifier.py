@@ -6,13 +6,14 @@ of it needs around it (the Task to the plain model's Backbone, in keras-hub's wo
 It is a functional Keras model over the very same layers (same weights, same summary), whose
 `__call__`, `predict`, `evaluate` and `fit`:
 - check the images they are given: raw RGB pixels 0-255 of the model's size, a batch axis, at
-  least one image, no NaN (`helpers.runtime.checks`), in NumPy, outside the compiled step;
+  least one image, no NaN (`helpers.runtime.checks`), outside the compiled step (tensors on their device);
 - pad NumPy inputs to a whole number of replicas on several devices (`helpers.runtime.device`),
   since JAX splits only batches that divide evenly over the devices: `predict` drops the padded
   rows' outputs, `evaluate` weighs them 0 (`pad_to_replicas`), so results are those of the images given;
 - augment on the device inside the training step when fed by
-  `helpers.pipeline.batches.ImageBatches` ({"images": uint8, "augment": parameters};
-  `helpers.pipeline.on_device`), and otherwise take the images as they are. This adds no weights.
+  `helpers.pipeline.batches.ImageBatches` ({"images": uint8, "augment": parameters}), with the
+  pixel work that module registers here (`use_device_augmentation`: `helpers.pipeline.on_device`),
+  and otherwise take the images as they are. This adds no weights.
 """
 
 import numpy as np
@@ -41,9 +42,12 @@ class ImageClassifier(keras.Model):
         return super().call(_augmented(inputs, training), training=training, mask=mask, **kwargs)
 
     def _checked(self, images):
-        """NumPy images checked whole; for tensors (symbolic ones too) only the shape, which costs nothing."""
+        """NumPy images and eager tensors checked whole; symbolic tensors only by their shape, which costs nothing."""
         if isinstance(images, (np.ndarray, list)):
             images = check_images(images)
+        elif getattr(images, "shape", None) is not None:
+            from helpers.runtime.device import check_tensor_images  # on their device; building a model needs none
+            check_tensor_images(images)
         shape = getattr(images, "shape", None)
         expected = tuple(self.input_shape[1:])
         if shape is not None and tuple(shape[1:]) != expected:
@@ -89,24 +93,39 @@ class ImageClassifier(keras.Model):
             kwargs["callbacks"] = callbacks + [callback] * (callback not in callbacks)
         validation = kwargs.get("validation_data")
         replicas = device.num_replicas(self)
-        if replicas > 1 and isinstance(validation, (tuple, list)) and 2 <= len(validation) <= 3:
+        if isinstance(validation, (tuple, list)) and 2 <= len(validation) <= 3:
             images, labels, *weights = validation
-            images = self._checked(images)
-            if _arrays(images, labels) and len(images) % replicas:
+            images = self._checked(images)  # now, not when the first epoch ends
+            if replicas > 1 and _arrays(images, labels) and len(images) % replicas:
                 _check_padding_is_exact(self, replicas, f"{len(images)} validation images do not split evenly over {replicas} replicas")
                 kwargs["validation_data"] = device.pad_to_replicas(images, labels, replicas, *weights)
         return super().fit(self._checked(x), *args, **kwargs)
 
 
+# The pixel work of batches of {"images", "augment"}: registered by the pipeline that makes them, so
+# that the model (machinery below the pipeline) needs no import of it.
+_device_augmentation = None
+
+
+def use_device_augmentation(augment_batch):
+    """Make models augment batches of {"images", "augment"} with `augment_batch(images, params)`
+    inside their training step (`helpers.pipeline.batches` registers `helpers.pipeline.on_device`'s)."""
+    global _device_augmentation
+    _device_augmentation = augment_batch
+
+
 def _augmented(inputs, training):
     """The images of a batch from `ImageBatches` ({"images", "augment"}): augmented on the
-    device when training (`helpers.pipeline.on_device`), else as they are. Anything else passes unchanged."""
+    device when training, else as they are. Anything else passes unchanged."""
     if not (isinstance(inputs, dict) and set(inputs) == {"images", "augment"}):
         return inputs
     if training:
-        from helpers.pipeline.on_device import augment_batch  # only a model fed ImageBatches needs it
-
-        return augment_batch(inputs["images"], inputs["augment"])
+        if _device_augmentation is None:
+            raise ValueError(
+                'Batches of {"images", "augment"} are augmented by the pipeline that makes them: feed the model '
+                "helpers.pipeline.batches.ImageBatches (importing that module registers the augmentation)."
+            )
+        return _device_augmentation(inputs["images"], inputs["augment"])
     return keras.ops.cast(inputs["images"], "float32")
 
 

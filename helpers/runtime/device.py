@@ -1,5 +1,5 @@
-"""The device: starting the Keras backend quietly, which precision, seeds, and how to spread
-training over the devices present (TPU cores, GPUs or the CPU).
+"""The device: starting the Keras backend quietly, which precision, seeds, how to spread
+training over the devices present (TPU cores, GPUs or the CPU), and checking images on it.
 
 Importable before Keras: call `prepare()` first in a notebook (the set-up cell does), since
 the backend (`helpers.runtime.backend`) can only be chosen before Keras is imported.
@@ -221,6 +221,41 @@ def pad_to_replicas(images, labels, replicas, sample_weight=None):
         return np.concatenate([array, np.zeros((padded - count, *array.shape[1:]), array.dtype)])
 
     return pad(images), pad(labels), pad(weights)
+
+
+def check_tensor_images(images, what="images"):
+    """Check a tensor of images where it lies, with the messages `checks.check_images` gives a NumPy
+    array. An eager one (tf.Tensor, jax.Array) whole: its lowest and highest pixel values (NaN if
+    any is not finite) are reduced on its device, and only these two numbers come to the host. A
+    symbolic one (a KerasTensor, a tf.function graph tensor, a JAX tracer in a compiled step), whose
+    values are not known, by its shape only."""
+    import keras
+
+    from helpers.runtime.checks import check_image_shape, check_pixel_values
+
+    check_image_shape(tuple(images.shape), what)
+    if not _holds_values(images):
+        return
+    dtype = keras.backend.standardize_dtype(images.dtype)
+    if "int" not in dtype and "float" not in dtype:
+        raise ValueError(f"{what} must be a numeric array of pixel values 0-255, got dtype {dtype}.")
+    extremes = keras.ops.cast(keras.ops.stack([keras.ops.min(images), keras.ops.max(images)]), "float32")
+    if "float" in dtype:  # XLA's min and max can pass over NaN (on a CPU): whether all are finite is asked apart
+        extremes = keras.ops.where(keras.ops.all(keras.ops.isfinite(images)), extremes, np.nan)
+    check_pixel_values(images, what, keras.ops.convert_to_numpy(extremes))
+
+
+def _holds_values(tensor):
+    """Whether `tensor` is one of the backend's tensors with values already computed (eager)."""
+    import keras
+
+    if not keras.ops.is_tensor(tensor):
+        return False
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return not isinstance(tensor, jax.core.Tracer)
+    return hasattr(tensor, "numpy")  # TensorFlow's (and PyTorch's) eager tensors; graph tensors have none
 
 
 class SingleDeviceStrategy:

@@ -33,6 +33,7 @@ from helpers.runtime.atomic_files import (
     WriteRefusedError,
     atomic_path,
     describe_write_failure,
+    discard,
     remove as _remove,
     temporary_path,
     write_json_atomically,
@@ -113,6 +114,7 @@ def write_history(folder, rows):
 
 BACKUP_WEIGHTS = "state.weights.h5"
 BACKUP_STATE = "state.json"
+KERAS_WEIGHTS_MEMBER = "model.weights.h5"  # a .keras archive's weights: a .weights.h5 file
 
 
 def _backups(folder):
@@ -131,13 +133,28 @@ def _digest(path):
     return digest.hexdigest()
 
 
+def _save_weights_through_memory(model, path):
+    """model.save_weights(path), the optimizer's state included, without HDF5 writing to the disk:
+    when one of its writes fails (a full disk), HDF5 can neither finish the file nor close it, and
+    h5py crashes the process as it lets go of it, a segmentation fault after the clear error (h5py
+    issue 914). model.save builds a .keras archive's weights in memory (when the memory holds them)
+    and writes them through zipfile; they are copied out of it with Python's writes, whose failures
+    are plain OSErrors."""
+    archive = path.with_name(path.name.removesuffix(".weights.h5") + ".keras")
+    model.save(archive)
+    with zipfile.ZipFile(archive) as opened:
+        weights = opened.read(KERAS_WEIGHTS_MEMBER)
+    archive.unlink()
+    path.write_bytes(weights)
+
+
 def save_backup(model, folder, rows):
     """Back up `model` (weights and optimizer state) after len(rows) epochs, with the rows."""
     backup = Path(folder) / BACKUP_NAME
     backup.mkdir(exist_ok=True)
     with atomic_path(backup / f"epochs_{len(rows):05d}", RunFolderWriteRefused) as temporary:
         temporary.mkdir()
-        model.save_weights(temporary / BACKUP_WEIGHTS)
+        _save_weights_through_memory(model, temporary / BACKUP_WEIGHTS)
         state = {"epochs_done": len(rows), "history": rows, "weights_sha256": _digest(temporary / BACKUP_WEIGHTS)}
         (temporary / BACKUP_STATE).write_text(json.dumps(state, indent=1) + "\n")
     for outdated in _backups(folder)[BACKUPS_KEPT:]:
@@ -286,7 +303,7 @@ class RunFolderLock:
         except OSError as error:
             raise RunFolderWriteRefused(self.path, describe_write_failure(error)) from error
         finally:
-            _remove(temporary)
+            discard(temporary)
 
     def _holder(self):
         try:
@@ -309,24 +326,32 @@ NOT_COMPARED = ("description",)
 
 def claim(out, config):
     """Write config.json into a new run folder, or check that `config` asks for the run already
-    recorded there; a RunFolderError lists what differs."""
+    recorded there; a RunFolderError says what differs. A config.json must record what `config`
+    records, no more and no less: one written by an older version of this package records less,
+    so whether this call asks for its run cannot be told, and the folder is refused."""
     path = out / "config.json"
     if not path.exists():
-        found = [name for name in RUN_FILES if (out / name).exists()]
-        if found:
-            raise RunFolderError(
-                f"{out} holds run files ({', '.join(found)}) but no config.json, so it cannot be told whose run they "
-                "are: pass another out= folder (or delete these files to start over here)."
-            )
+        refuse_run_files_without_config(out)
         out.mkdir(parents=True, exist_ok=True)
         write_json_atomically(path, config, RunFolderWriteRefused)
         return
     saved = read_config(out)
-    # Keys an older version did not record are not compared.
-    differing = [key for key in config if key in saved and key not in NOT_COMPARED and saved[key] != config[key]]
+    finished = is_finished(out)
+    missing, unknown = sorted(set(config) - set(saved)), sorted(set(saved) - set(config))
+    if missing or unknown:
+        raise RunFolderError(
+            f"{path} was not written by this version of the package: it "
+            + "; ".join(part for part in (
+                f"lacks {', '.join(missing)} (an older version did not record them)" if missing else "",
+                f"records {', '.join(unknown)}, which this version does not know" if unknown else "",
+            ) if part)
+            + f", so whether this call asks for its {'finished ' if finished else ''}run cannot be told. "
+            + (f"Its results stay in {out / 'results.json'} and its model in {out / 'last.keras'}. " if finished else "")
+            + "Pass another out= folder to train this run."
+        )
+    differing = [key for key in config if key not in NOT_COMPARED and saved[key] != config[key]]
     if not differing:
         return
-    finished = is_finished(out)
     verb = "load" if finished else "resume"
     listed = "; ".join(f"{key}: {saved[key]!r} there, {config[key]!r} here" for key in differing)
     if differing == ["epochs"]:
@@ -343,15 +368,34 @@ def claim(out, config):
     )
 
 
+def refuse_run_files_without_config(out):
+    """A RunFolderError when `out` holds run files but no config.json: whose run they are cannot be told."""
+    found = [name for name in RUN_FILES if (Path(out) / name).exists()]
+    if found and not (Path(out) / "config.json").exists():
+        raise RunFolderError(
+            f"{out} holds run files ({', '.join(found)}) but no config.json, so it cannot be told whose run they "
+            "are: pass another out= folder (or delete these files to start over here)."
+        )
+
+
 def read_config(out):
-    """The config.json of a run folder, or None when there is none."""
+    """The config.json of a run folder (a dict), or None when there is none; a RunFolderError
+    when it is damaged (not JSON, or not a JSON object of settings)."""
     path = Path(out) / "config.json"
     if not path.exists():
         return None
     try:
-        return json.loads(path.read_text())
-    except ValueError as error:
-        raise RunFolderError(f"{path} is damaged ({error}): pass another out= folder.") from None
+        saved = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as error:
+        saved, problem = None, f"it is not JSON: {error}"
+    else:
+        problem = None if isinstance(saved, dict) and saved else f"it holds {json.dumps(saved)[:40]}, not the run's settings"
+    if problem:
+        raise RunFolderError(
+            f"{path} is damaged ({problem}), so it cannot be told whose run {out} holds. Restore it if you can; "
+            "otherwise pass another out= folder."
+        )
+    return saved
 
 
 def is_finished(out):

@@ -14,6 +14,9 @@ import numpy as np
 
 from helpers import ASSETS
 from helpers.layers import PositionEmbedding, TransformerEncoder, sinusoidal_table
+from helpers.runtime.assets import listed, manifest, verified
+
+SHIPPED_SUFFIX = "_cifar10.weights.h5"
 
 
 def load_checked_weights(model, name, weights):
@@ -51,16 +54,17 @@ def load_checked_weights(model, name, weights):
 
 
 def weights_path(name, weights):
-    """The file `weights` names: "cifar10" (the shipped weights of `name`) or a path."""
+    """The file `weights` names: "cifar10" (the shipped weights of `name`, checked against the
+    digest they shipped with: `helpers.runtime.assets`) or a path."""
     if weights == "cifar10":
-        path = ASSETS / f"{name}_cifar10.weights.h5"
-        if not path.exists():
-            shipped = sorted(p.name.removesuffix("_cifar10.weights.h5") for p in ASSETS.glob("*_cifar10.weights.h5"))
+        path = ASSETS / f"{name}{SHIPPED_SUFFIX}"
+        if not path.exists() and not listed(path):
+            shipped = sorted(key.removesuffix(SHIPPED_SUFFIX) for key in manifest() if key.endswith(SHIPPED_SUFFIX))
             raise ValueError(
                 f"No CIFAR-10 weights are shipped for {name!r}; they are for: {', '.join(shipped) or 'none'}. "
                 "Train it with `python -m helpers.train` and pass weights=<path to a .weights.h5 file>."
             )
-        return path
+        return verified(path)  # a shipped file that is missing or damaged is refused, naming it
     path = Path(weights).expanduser()
     if not path.exists():
         raise FileNotFoundError(f"weights={str(weights)!r}: no such file (give 'cifar10' or a .weights.h5 path).")

@@ -74,3 +74,28 @@ def test_figures_and_tables_are_written_without_loading_keras():
     )
     found = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert found.stdout.strip() == "[]"
+
+
+def refuse_every_deletion(monkeypatch):
+    """From now on, deletions fail as on a read-only file system (os.unlink is what Path.unlink calls)."""
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(os, "unlink", read_only)
+
+
+def test_a_clean_up_refused_after_a_failed_write_leaves_the_refusal_shown(tmp_path, monkeypatch):
+    path = tmp_path / "table.csv"
+    with pytest.raises(WriteRefusedError, match=r"table.csv into .* \(the file system is read-only\)"):
+        with atomic_path(path) as temporary:
+            temporary.write_text("half")
+            refuse_every_deletion(monkeypatch)  # the disk turns read-only: the temporary cannot go either
+            raise OSError(errno.EROFS, "Read-only file system")
+    assert not path.exists()
+
+
+def test_a_read_only_disk_is_refused_with_the_clear_error_before_anything_is_written(tmp_path, monkeypatch):
+    """Clearing a temporary file left by a killed write is the first thing the disk refuses."""
+    refuse_every_deletion(monkeypatch)
+    with pytest.raises(WriteRefusedError, match=r"table.csv into .* \(the file system is read-only\)"):
+        write_text_atomically(tmp_path / "table.csv", "new\n")

@@ -222,3 +222,49 @@ def test_a_live_run_holds_its_folder_and_a_killed_ones_lock_is_taken_over(tiny_d
     (folder / "run.lock").write_text(json.dumps({"pid": 1, "host": "colab-runtime-7", "boot": "x"}))
     with pytest.raises(RunFolderError, match="run on 'colab-runtime-7'.*cannot be checked.*delete"):
         RunFolderLock(folder).__enter__()
+
+
+BACKUP_ON_A_SMALL_DISK = """
+import resource, signal, sys
+from helpers.models import create_model
+from helpers.recipes import compile_model, get_recipe
+from helpers.runtime.run_folder import RunFolderError, save_backup
+
+model = compile_model(create_model("cct_2_3x2"), get_recipe("short", epochs=1), 2)
+model.optimizer.build(model.trainable_variables)
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[2]), resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+try:
+    save_backup(model, sys.argv[1], [{"epoch": 0, "loss": 1.0}])
+except RunFolderError as error:
+    raise SystemExit(f"error: {error}")  # as python -m helpers.train does
+"""
+
+
+@pytest.mark.parametrize("limit_bytes", [500_000, 1_000_000])  # both crashed the old code
+def test_a_backup_refused_by_a_full_disk_exits_with_the_message_not_a_crash(tmp_path, limit_bytes):
+    """The backup's weights file is the one a full disk cut inside HDF5, which then could neither
+    finish nor close it: the process printed the clear message, then h5py's errors, and died with
+    a segmentation fault at exit. (python -m helpers.train, on a small tmpfs, ended the same way;
+    under RLIMIT_FSIZE alone its larger best.keras is refused first, cleanly.)"""
+    ran = subprocess.run(
+        [sys.executable, "-c", BACKUP_ON_A_SMALL_DISK, str(tmp_path), str(limit_bytes)],
+        cwd=ROOT, env=environment(PYTHONFAULTHANDLER="1"), capture_output=True, text=True, timeout=300,
+    )
+    said = ran.stderr.strip().splitlines()
+    assert ran.returncode == 1, ran.stderr[-3000:]
+    assert said[-1].startswith(f"error: Could not write epochs_00001 into the run folder {tmp_path / 'backup'} ("), ran.stderr[-3000:]
+    assert "Exception ignored" not in ran.stderr and "Fatal Python error" not in ran.stderr, ran.stderr[-3000:]
+    assert not partial_files(tmp_path)
+
+
+def test_a_lock_refused_by_a_read_only_disk_says_so(tmp_path, monkeypatch):
+    """The clean-up of the lock's temporary file is refused too; the refusal of the write is the one shown."""
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(Path, "write_text", read_only)
+    monkeypatch.setattr(os, "unlink", read_only)
+    with pytest.raises(RunFolderError, match=rf"Could not write run.lock into the run folder {tmp_path} \(the file system is read-only\)"):
+        with RunFolderLock(tmp_path):
+            pass
