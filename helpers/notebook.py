@@ -5,8 +5,9 @@
     save_run(run, "cct", settings)   # for the later notebooks; load_run("cct") reads it back
 
 A profile is picked from smoke mode and the device: "smoke" (CCT_SMOKE=1, what the tests run),
-"cpu" (the 2-layer models), "accelerator" (the paper's 7-layer models and recipe, scaled to a
-time budget) or "paper" (the whole 300-epoch paper run, asked for explicitly). Each trains for a
+"cpu" (the 2-layer models), "accelerator" (the paper's 7-layer models) or "paper" (the whole
+300-epoch paper run, asked for explicitly). The budgets train recipe "auto": the epochs that fit
+choose it (`helpers.recipes.recipe_for_epochs`), and training prints which and why. Each trains for a
 wall-clock budget in minutes per model; `CCT_MINUTES` (or `notebook_settings(minutes=...)`)
 replaces it, with the meaning of `train(minutes=...)` and `python -m helpers.train --minutes`.
 """
@@ -88,7 +89,7 @@ class RunSettings:
             f"device: {self.device}, {replicas} replica(s)",
             f"profile: {self.profile}",
             f"models: {', '.join(self.models.values())}",
-            f"recipe: {self.recipe}, budget: {budget}, batch size: {self.batch_size}",
+            f"recipe: {self._recipe_line()}, budget: {budget}, batch size: {self.batch_size}",
             f"precision: {self.precision}"
             + (" (bfloat16 compute, float32 weights)" if self.precision == "mixed_bfloat16" else ""),
             "data: "
@@ -108,7 +109,7 @@ class RunSettings:
             )
         if self.profile == "accelerator":
             lines.append(
-                f"note: the paper recipe scaled to {self.minutes:g} minutes per model, not its 300 (+10) epochs; "
+                f"note: {self.minutes:g} minutes per model, not the paper's 300 (+10) epochs; "
                 f"{PROFILE_VARIABLE}=paper trains the whole run"
             )
         if self.minutes:
@@ -116,6 +117,16 @@ class RunSettings:
         if self.smoke:
             lines.append("note: smoke mode checks that the notebook runs; its numbers are not results")
         return "\n".join(lines)
+
+    def _recipe_line(self):
+        from helpers.recipes import AUTO, PAPER_RECIPE_FROM_EPOCHS, SHORT_BUDGET_RECIPE
+
+        if self.recipe != AUTO:
+            return self.recipe
+        return (
+            f"auto ({SHORT_BUDGET_RECIPE} below {PAPER_RECIPE_FROM_EPOCHS} epochs, paper from there on: "
+            "training prints which, once it knows the epochs)"
+        )
 
     def load_data(self):
         """(x_train, y_train), (x_test, y_test) for this run."""
@@ -141,13 +152,13 @@ def notebook_settings(profile=None, minutes=None, verbose=True):
     follow it (`helpers.recipes.batch_scale`). The precision is `choose_precision()`'s.
     """
     from helpers.runtime.device import accelerator, choose_precision, get_strategy
-    from helpers.recipes import RECIPES
+    from helpers.recipes import AUTO, RECIPES
 
     strategy = get_strategy(verbose=False)
     device = accelerator()
     profile = _choose_profile(profile, device)
     models = SMALL_MODELS if profile in ("smoke", "cpu") else PAPER_MODELS
-    recipe = "short" if profile in ("smoke", "cpu") else "paper"
+    recipe = "paper" if profile == "paper" else AUTO  # a budget chooses: helpers.recipes.recipe_for_epochs
     epochs = {"smoke": 1, "paper": RECIPES["paper"].epochs}.get(profile)
     if epochs is None:
         minutes = _budget_minutes(minutes, profile)

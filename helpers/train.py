@@ -43,7 +43,18 @@ from helpers.notebook import (
     smoke_mode,
 )
 from helpers.pipeline.feed import training_data
-from helpers.recipes import Recipe, batch_scale, compile_model, get_recipe
+from helpers.recipes import (
+    AUTO,
+    PAPER_RECIPE_FROM_EPOCHS,
+    RECIPE_CHOICE_EVIDENCE,
+    RECIPES,
+    SHORT_BUDGET_RECIPE,
+    Recipe,
+    batch_scale,
+    compile_model,
+    get_recipe,
+    recipe_for_epochs,
+)
 from helpers.runtime import run_folder
 from helpers.runtime.budget import LONG_RUN_EPOCHS, announce_long_run, epochs_in_budget
 from helpers.runtime.checks import check_images_and_labels, check_num_classes, is_whole_number
@@ -86,9 +97,16 @@ class TrainingPlan:
     steps_per_epoch: int = None  # optimizer steps between two evaluations; None: one pass over the data
     minutes: float = None  # a wall-clock training budget, or None
     model_overrides: dict = dataclasses.field(default_factory=dict)  # arguments for the model builder
+    recipe_choice: str = None  # why recipe="auto" chose this recipe (printed; not part of the run's identity)
+    budget_chooses_recipe: bool = False  # recipe="auto" with a budget: chosen once the epochs that fit are measured
 
     def with_epochs(self, epochs):
         return dataclasses.replace(self, recipe=dataclasses.replace(self.recipe, epochs=epochs))
+
+    def with_recipe(self, name, epochs, why):
+        """This plan with recipe `name` for `epochs` epochs (at this plan's batch size), chosen for `why`."""
+        recipe = get_recipe(name, epochs=epochs, batch_size=self.recipe.batch_size)
+        return dataclasses.replace(self, recipe=recipe, recipe_choice=why, budget_chooses_recipe=False)
 
     def config(self, data):
         """The config.json of this plan's run folder, for `data` (its sizes and digest)."""
@@ -101,7 +119,7 @@ class TrainingPlan:
 
 
 def train(
-    model_name, data, *, recipe="short", epochs=None, minutes=None, batch_size=None, out=None, strategy=None, seed=0,
+    model_name, data, *, recipe=AUTO, epochs=None, minutes=None, batch_size=None, out=None, strategy=None, seed=0,
     verbose=2, steps_per_epoch=None, precision="auto", **model_overrides,
 ):
     """Build `model_name`, train it on `data` = ((x_train, y_train), (x_test, y_test)) and
@@ -112,6 +130,11 @@ def train(
     starts (at most the recipe's own), and training stops at the end of an epoch if the budget
     runs out all the same.
     Without either, the recipe's epochs.
+
+    `recipe`: a name of `helpers.recipes.RECIPES`, a Recipe, or "auto" (the default): the recipe
+    that suits the epochs trained (`helpers.recipes.recipe_for_epochs`: the short-budget recipe
+    below PAPER_RECIPE_FROM_EPOCHS, the paper's from there on). With a budget, the paper's recipe
+    when that many epochs of it fit, else the short-budget one. Which and why is printed.
 
     With `out`, a run folder (see the README's "Run folders"): its config.json records what
     this call asked for, and the folder then belongs to that run. Calling `train` again with
@@ -154,27 +177,41 @@ def _run_in_folder(plan, data, strategy, verbose, out):
         run_folder.refuse_run_files_without_config(out)
         return _run(plan, data, strategy, verbose, out)
     budget_planned = saved is not None and plan.minutes is not None and saved.get("minutes") == plan.minutes
-    if budget_planned:  # a budgeted run keeps the epochs it chose when it started
-        plan = plan.with_epochs(_saved_budget_epochs(saved, plan, out))
+    if budget_planned:  # a budgeted run keeps the epochs (and under "auto" the recipe) it chose when it started
+        plan = _saved_budget_plan(saved, plan, out)
+    elif saved is not None and plan.recipe_choice and saved.get("name") != plan.recipe.name:
+        raise RunFolderError(
+            f"{out} holds a run of the {saved.get('name')!r} recipe, and recipe='auto' chose {plan.recipe.name!r} "
+            f"({plan.recipe_choice}). Pass recipe={saved.get('name')!r} to resume or load that run (before version "
+            "0.3 the default recipe was 'short'), or another out= folder for this one."
+        )
     run_folder.claim(out, plan.config(data))
     if run_folder.is_finished(out):
         return _finished_run(out)
     return _run(plan, data, strategy, verbose, out, budget_planned=budget_planned)
 
 
-def _saved_budget_epochs(saved, plan, out):
-    """The epochs a budgeted run chose when it started, as its config.json records them."""
-    epochs = saved.get("epochs")
+def _saved_budget_plan(saved, plan, out):
+    """`plan` with the epochs a budgeted run chose when it started (under recipe "auto", also its
+    recipe), as its config.json records them."""
+    epochs, name = saved.get("epochs"), saved.get("name")
+    if plan.budget_chooses_recipe:
+        if name not in (SHORT_BUDGET_RECIPE, "paper"):
+            raise RunFolderError(
+                f"{out / 'config.json'} records recipe {name!r}, which recipe='auto' never chooses: it belongs to "
+                "another run. Pass another out= folder, or that run's recipe."
+            )
+        plan = plan.with_recipe(name, RECIPES["paper"].epochs, f"the {name} recipe this budgeted run chose when it started")
     if not is_whole_number(epochs, 1) or epochs > plan.recipe.epochs:
         raise RunFolderError(
             f"{out / 'config.json'} is damaged: a run of the {plan.recipe.name} recipe in a time budget trains 1 to "
             f"{plan.recipe.epochs} epochs, and it records epochs={epochs!r}. Pass another out= folder."
         )
-    return int(epochs)
+    return plan.with_epochs(int(epochs))
 
 
 def plan_training(
-    model_name, data, *, recipe="short", epochs=None, minutes=None, batch_size=None, seed=0, steps_per_epoch=None,
+    model_name, data, *, recipe=AUTO, epochs=None, minutes=None, batch_size=None, seed=0, steps_per_epoch=None,
     precision="auto", replicas=1, **model_overrides,
 ):
     """(the TrainingPlan, the data checked): `train()`'s arguments checked and settled, each
@@ -183,7 +220,7 @@ def plan_training(
         raise ValueError("Give epochs or minutes (a time budget), not both.")
     minutes = None if minutes is None else check_minutes(minutes)
     overrides = {key: value for key, value in (("epochs", epochs), ("batch_size", batch_size)) if value is not None}
-    recipe = get_recipe(recipe, **overrides)
+    recipe, recipe_choice = _recipe_to_plan(recipe, epochs, minutes, overrides)
     _check_model_overrides(model_overrides, recipe)
     if model_name not in list_models():
         raise ValueError(f"Unknown model {model_name!r}. Valid names: {', '.join(list_models())}.")
@@ -213,9 +250,25 @@ def plan_training(
         )
     plan = TrainingPlan(
         model_name, recipe, num_classes, image_size, int(seed), precision, steps_per_epoch, minutes,
-        model_overrides,
+        model_overrides, recipe_choice, budget_chooses_recipe=_is_auto(recipe_choice) and minutes is not None,
     )
     return plan, ((x_train, y_train), (x_test, y_test))
+
+
+def _is_auto(recipe):
+    return isinstance(recipe, str) and recipe == AUTO
+
+
+def _recipe_to_plan(recipe, epochs, minutes, overrides):
+    """(the Recipe, why "auto" chose it: None for a recipe asked for by name, AUTO while a
+    budget has yet to choose). A budget under "auto" starts from the short-budget recipe
+    over at most the paper's epochs; `_settle_epochs` chooses once it has measured them."""
+    if not _is_auto(recipe):
+        return get_recipe(recipe, **overrides), None
+    if minutes is not None:
+        return get_recipe(SHORT_BUDGET_RECIPE, **overrides, epochs=RECIPES["paper"].epochs), AUTO
+    name, why = recipe_for_epochs(get_recipe(SHORT_BUDGET_RECIPE, **overrides).epochs)  # checks the epochs first
+    return get_recipe(name, **overrides), why
 
 
 def _check_model_overrides(overrides, recipe):
@@ -294,6 +347,8 @@ def _run(plan, data, strategy, verbose, out=None, budget_planned=False):
             **plan.model_overrides,
         )
     plan = _settle_epochs(plan, model, data, strategy, out, budget_planned, session_start)
+    if plan.recipe_choice and verbose:
+        print(f"recipe: {plan.recipe.name}, {plan.recipe.epochs} epoch(s): {plan.recipe_choice}\n({RECIPE_CHOICE_EVIDENCE})")
     feed = _training_data(plan, data, model)
     with strategy.scope():
         compile_model(model, plan.recipe, feed.steps_per_epoch)
@@ -331,7 +386,7 @@ def _settle_epochs(plan, model, data, strategy, out, budget_planned, session_sta
     if plan.minutes is not None and not budget_planned:
         with strategy.scope():
             epochs = epochs_in_budget(model, plan.recipe, plan.minutes, _training_data(plan, data, model), test_images, session_start)
-        plan = plan.with_epochs(epochs)
+            plan = _choose_recipe_in_budget(plan, epochs, model, data, test_images, session_start) if plan.budget_chooses_recipe else plan.with_epochs(epochs)
         if out is not None:
             run_folder.claim(out, plan.config(data))
     elif plan.recipe.epochs >= LONG_RUN_EPOCHS:
@@ -340,6 +395,26 @@ def _settle_epochs(plan, model, data, strategy, out, budget_planned, session_sta
             with strategy.scope():
                 announce_long_run(model, plan.recipe, _training_data(plan, data, model), test_images, epochs_done)
     return plan
+
+
+def _choose_recipe_in_budget(plan, short_epochs, model, data, test_images, session_start):
+    """Under recipe="auto" with a budget: the paper's recipe when PAPER_RECIPE_FROM_EPOCHS epochs
+    of it fit (measured again: its augmentation may cost more), else the short-budget recipe
+    for the `short_epochs` that fit."""
+    threshold, budget = PAPER_RECIPE_FROM_EPOCHS, f"the {plan.minutes:g}-minute budget"
+    if short_epochs < threshold:
+        why = f"{budget} fits {short_epochs}, fewer than the {threshold} epochs from which the paper's recipe is trained"
+        return plan.with_recipe(SHORT_BUDGET_RECIPE, short_epochs, why)
+    paper = plan.with_recipe("paper", RECIPES["paper"].epochs, None)
+    paper_epochs = epochs_in_budget(model, paper.recipe, plan.minutes, _training_data(paper, data, model), test_images, session_start)
+    if paper_epochs >= threshold:
+        why = f"{budget} fits {paper_epochs} of it, at least the {threshold} epochs from which it is trained"
+        return plan.with_recipe("paper", paper_epochs, why)
+    why = (
+        f"{budget} fits {short_epochs} of it but only {paper_epochs} of the paper's recipe, fewer than the {threshold} "
+        "epochs from which that is trained"
+    )
+    return plan.with_recipe(SHORT_BUDGET_RECIPE, short_epochs, why)
 
 
 def _results(plan, data, model, feed, full_history, epochs_run, training_s, session_start):
@@ -397,7 +472,11 @@ def main(argv=None):
     positive = _whole_number_at_least_one
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="a name from helpers.models.list_models()")
-    parser.add_argument("--recipe", default="short", help="a recipe of helpers.recipes: paper, short or fast")
+    parser.add_argument(
+        "--recipe", default=AUTO,
+        help=f"a recipe of helpers.recipes (paper, short, fast), or auto: {SHORT_BUDGET_RECIPE} below "
+        f"{PAPER_RECIPE_FROM_EPOCHS} epochs (or the epochs a --minutes budget fits), paper from there on",
+    )
     parser.add_argument("--epochs", type=positive, help="epochs in all (default: the recipe's)")
     parser.add_argument(
         "--minutes", type=_budget_minutes,

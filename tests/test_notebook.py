@@ -104,7 +104,7 @@ def test_notebook_settings_profiles(monkeypatch, capsys):
     monkeypatch.setenv("CCT_SMOKE", "0")
     cpu = notebook_settings()
     assert "smoke mode: off" in capsys.readouterr().out
-    assert cpu.profile == "cpu" and cpu.models["cct"] == "cct_2_3x2" and cpu.recipe == "short"
+    assert cpu.profile == "cpu" and cpu.models["cct"] == "cct_2_3x2" and cpu.recipe == "auto"
     assert cpu.precision in ("float32", "mixed_bfloat16") and f"precision: {cpu.precision}" in cpu.describe()
 
 

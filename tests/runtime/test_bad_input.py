@@ -102,7 +102,7 @@ def test_nan_pixels_stop_make_datasets(sample):
         ({"seed": "zero"}, "seed must be a whole number"),
         ({"precision": "bf16"}, "precision must be one of auto, float32, mixed_bfloat16; got 'bf16'"),
         ({"model_name": "cct_2"}, "Unknown model 'cct_2'. Valid names: vit_lite_2_4"),
-        ({"learning_rate": 1e-3}, r"learning_rate is a recipe setting.*get_recipe\('short', learning_rate=...\)"),
+        ({"learning_rate": 1e-3}, r"learning_rate is a recipe setting.*get_recipe\('fast', learning_rate=...\)"),
         ({"num_layer": 3}, "unknown argument 'num_layer'.*num_layers"),
         ({"data": ((np.zeros((4, 32, 32, 3)), np.zeros(4, int)),)}, r"data must be \(\(x_train, y_train\), \(x_test, y_test\)\)"),
     ],

@@ -116,7 +116,7 @@ def test_a_long_run_prints_its_estimated_hours_before_it_starts(sample, monkeypa
     monkeypatch.setattr(helpers.train, "LONG_RUN_EPOCHS", 2)  # the paper's 310 epochs, in miniature
     run = train("cct_2_3x2", sample, epochs=2, batch_size=64, verbose=0)
     printed = capsys.readouterr().out
-    assert "2 epoch(s) of the short recipe to train:" in printed and "estimated" in printed and " h (" in printed
+    assert "2 epoch(s) of the fast recipe to train:" in printed and "estimated" in printed and " h (" in printed
     assert len(run.history["loss"]) == 2
 
 

@@ -2,7 +2,7 @@
 
 tests/data/v0.2/ was written by the code of commit 03fcd39 (version 0.2.0, float32, TensorFlow):
 `train("cct_2_3x2", data, epochs=2, batch_size=64, out=..., seed=0, precision="float32",
-num_layers=1, embed_dim=16, num_heads=2)` on the first 128 training and 64 test images of the
+num_layers=1, embed_dim=16, num_heads=2)` (its default recipe, "short") on the first 128 training and 64 test images of the
 shipped sample. `finished_run` ran to its end (its best.keras left out, to keep the repository
 small); `interrupted_run` was killed with SIGKILL after its first epoch's backup (its best.keras
 and its run.lock, which names this machine, left out). `finished_run_logits.json` holds the
@@ -33,8 +33,17 @@ def data():
     return (x_train[:128], y_train[:128]), (x_test[:64], y_test[:64])
 
 
-def train_into(out, data):
-    return train("cct_2_3x2", data, epochs=2, batch_size=64, out=out, seed=0, precision="float32", verbose=0, **TINY)
+def train_into(out, data, recipe="short"):  # 0.2's default recipe
+    return train("cct_2_3x2", data, recipe=recipe, epochs=2, batch_size=64, out=out, seed=0, precision="float32", verbose=0, **TINY)
+
+
+def test_the_call_that_wrote_a_0_2_run_now_chooses_another_recipe_and_says_how_to_resume(data, tmp_path):
+    from helpers.runtime.run_folder import RunFolderError
+
+    out = shutil.copytree(V02 / "interrupted_run", tmp_path / "run")
+    with pytest.raises(RunFolderError, match=r"a run of the 'short' recipe, and recipe='auto' chose 'fast'.*Pass recipe='short'"):
+        train_into(out, data, recipe="auto")
+    assert len(read_history(out)) == 1  # untouched
 
 
 def test_a_finished_run_of_0_2_loads_with_its_logits_and_is_not_trained_again(data, tmp_path, capsys):

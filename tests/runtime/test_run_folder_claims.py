@@ -93,7 +93,7 @@ def test_a_budgeted_run_loads_when_asked_again_and_its_recorded_epochs_are_check
     assert "loading it, not training again" in capsys.readouterr().out
     config = json.loads((out / "config.json").read_text())
     (out / "config.json").write_text(json.dumps({**config, "epochs": -3}))
-    with pytest.raises(RunFolderError, match=r"trains 1 to 30 epochs, and it records epochs=-3"):
+    with pytest.raises(RunFolderError, match=r"a run of the fast recipe in a time budget trains 1 to 310 epochs, and it records epochs=-3"):
         train("cct_2_3x2", data, minutes=0.5, batch_size=32, out=out, precision="float32", verbose=0, **TINY)
 
 
