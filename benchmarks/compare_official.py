@@ -120,27 +120,33 @@ def measure_keras_io(args):
     return float(_run([sys.executable, "-c", script], env, "the keras.io example's timing")[-1])
 
 
-def measure_ours(args, name, precision):
+def measure_ours(args, name, precision, jit_compile):
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "row.json"
         command = [sys.executable, "-m", "helpers.experiments.benchmark", "--models", name, "--batch-size", str(args.batch_size),
-                   "--steps", str(args.steps), "--precision", precision, "--json", str(out)]
+                   "--steps", str(args.steps), "--precision", precision, "--jit-compile", jit_compile, "--json", str(out)]
         _run(command, _env(args, PYTHONPATH=str(ROOT)), "our benchmark")
-        row = json.loads(out.read_text())["rows"][0]
-        return row["train_images_per_s"], row["precision"]
+        return json.loads(out.read_text())["rows"][0]
 
 
 def compare(args, name, precision, reference, measure_reference):
-    pairs = []
+    """Ours (at each --jit-compile setting) and the reference in turn, `args.cycles` times."""
+    pairs = {jit: [] for jit in args.jit_compile}
     for cycle in range(args.cycles):
-        (ours, measured_precision), theirs = measure_ours(args, name, precision), measure_reference()
-        assert measured_precision == precision, (measured_precision, precision)
-        pairs.append({"ours": ours, "reference": theirs, "ratio": ours / theirs})
-        print(f"{name} vs {reference}, {precision} both, cycle {cycle + 1}: ours {ours:.1f} img/s, "
-              f"{reference} {theirs:.1f} img/s, ratio {ours / theirs:.2f}", flush=True)
-    median = statistics.median(p["ratio"] for p in pairs)
-    print(f"{name} vs {reference}, {precision} both: median paired ratio {median:.2f}", flush=True)
-    return {"precision": precision, "pairs": pairs, "median_ratio": median}
+        rows, theirs = {jit: measure_ours(args, name, precision, jit) for jit in args.jit_compile}, measure_reference()
+        for jit, row in rows.items():
+            assert row["precision"] == precision, (row["precision"], precision)
+            ours = row["train_images_per_s"]
+            pairs[jit].append({"ours": ours, "reference": theirs, "ratio": ours / theirs, "xla": row["xla"],
+                               "share_of_matmul_peak": row["share_of_matmul_peak"]})
+            print(f"{name} vs {reference}, {precision} both, cycle {cycle + 1}: ours (XLA {'on' if row['xla'] else 'off'}) "
+                  f"{ours:.1f} img/s, {reference} {theirs:.1f} img/s, ratio {ours / theirs:.2f}", flush=True)
+    report = {"precision": precision}
+    for jit, found in pairs.items():
+        median = statistics.median(p["ratio"] for p in found)
+        print(f"{name} vs {reference}, {precision} both, --jit-compile {jit}: median paired ratio {median:.2f}", flush=True)
+        report[f"jit_compile={jit}"] = {"pairs": found, "median_ratio": median}
+    return report
 
 
 def cpu_name():
@@ -167,6 +173,10 @@ def main():
     parser.add_argument("--block", type=int, default=4)
     parser.add_argument("--cycles", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--jit-compile", default="auto",
+        help="ours at each of these XLA settings of helpers.experiments.benchmark, comma-separated (e.g. auto,true)",
+    )
     parser.add_argument("--json", help="write every measurement here")
     args = parser.parse_args()
     if not (args.official or args.keras_io_example):
@@ -174,11 +184,14 @@ def main():
     if args.official and not args.torch_python:
         parser.error("--official needs --torch-python")
 
+    args.jit_compile = args.jit_compile.split(",")
+    if set(args.jit_compile) - {"auto", "true", "false"}:
+        parser.error("--jit-compile: each of auto, true, false")
     precisions = args.precisions.split(",")
     unknown = set(precisions) - {"float32", "mixed_bfloat16"}
     if unknown:
         parser.error(f"--precisions: {', '.join(sorted(unknown))} is not float32 or mixed_bfloat16")
-    report = {"cpu": cpu_name()}
+    report = {"cpu": cpu_name(), "threads": args.threads}
     if args.official:
         for name in args.models.split(","):
             for precision in precisions:

@@ -4,7 +4,8 @@
 
 Training speed is measured through `model.fit`, as the notebooks train (forward, backward
 and optimizer step on in-memory data, so the input pipeline is not measured), after a
-warm-up block, as the median over several timed blocks of steps. MACs are counted from the
+warm-up block, as the median over several timed blocks of steps. Achieved GFLOP/s are set
+against the machine's measured matmul peak at the same precision (`matmul_peak_gflops`). MACs are counted from the
 layer shapes; the paper's counts leave out the two attention products QK^T and AV, so both
 are reported.
 """
@@ -105,6 +106,7 @@ def measure(name, batch_size=128, steps=30, block=5, image_size=32, jit_compile=
 
     macs_paper, macs = count_macs(model)
     train_rate = batch_size / train_step
+    gflops = 6 * macs * train_rate / 1e9  # a training step costs about 3 forward passes: 2 FLOPs per MAC, times 3
     return {
         "model": name,
         "parameters": count_parameters(model),
@@ -113,11 +115,33 @@ def measure(name, batch_size=128, steps=30, block=5, image_size=32, jit_compile=
         "train_images_per_s": round(train_rate, 1),
         "inference_images_per_s": round(batch_size / statistics.median(inference_times), 1),
         "epoch_time_s": round(CIFAR10_TRAIN_IMAGES / train_rate, 1),
-        # A training step costs about 3 forward passes: 2 FLOPs per MAC, times 3.
-        "gflops": round(6 * macs * train_rate / 1e9, 1),
+        "gflops": round(gflops, 1),
+        "share_of_matmul_peak": round(gflops / matmul_peak_gflops(precision), 3),
         "batch_size": batch_size,
         "precision": precision,
+        "xla": bool(model.jit_compile),
     }
+
+
+def matmul_peak_gflops(precision, size=2048, repeats=5):
+    """The machine's measured matmul peak for `precision` (a Keras dtype policy): GFLOP/s of the
+    fastest of `repeats` products of two size x size matrices in its compute dtype, through the
+    backend's own matmul. The yardstick for a model's achieved GFLOP/s. Measured once per process."""
+    key = (keras.mixed_precision.DTypePolicy(precision).compute_dtype, size, repeats)
+    if key not in _PEAKS:
+        dtype = key[0]
+        a = keras.ops.convert_to_tensor(np.random.default_rng(0).standard_normal((size, size)), dtype=dtype)
+        keras.ops.convert_to_numpy(keras.ops.matmul(a, a))  # warm-up (and compilation)
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            keras.ops.convert_to_numpy(keras.ops.matmul(a, a))
+            best = min(best, time.perf_counter() - start)
+        _PEAKS[key] = 2 * size**3 / best / 1e9
+    return _PEAKS[key]
+
+
+_PEAKS = {}
 
 
 def benchmark(models=DEFAULT_MODELS, batch_size=128, steps=None, smoke=False, jit_compile="auto", precision="auto", verbose=True):
@@ -147,6 +171,7 @@ COLUMNS = [
     ("inference_images_per_s", "infer img/s", "{:.1f}"),
     ("epoch_time_s", "epoch (min)", "{:.1f}"),
     ("gflops", "GFLOP/s", "{:.1f}"),
+    ("share_of_matmul_peak", "of peak", "{:.0%}"),
     ("precision", "precision", "{}"),
 ]
 
@@ -167,7 +192,10 @@ def main(argv=None):
     parser.add_argument("--models", default=",".join(DEFAULT_MODELS), help="comma-separated model names")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--steps", type=int, help="training steps to time (default 30)")
-    parser.add_argument("--jit-compile", choices=["auto", "true", "false"], default="auto")
+    parser.add_argument(
+        "--jit-compile", choices=["auto", "true", "false"], default="auto",
+        help="XLA, as model.compile takes it (auto, what training uses: XLA except on a TensorFlow CPU)",
+    )
     parser.add_argument("--precision", choices=PRECISIONS, default="auto", help="auto: what training here would use")
     parser.add_argument("--json", help="also write the rows and the device to this file")
     parser.add_argument("--smoke", action="store_true", help="finish in seconds (for tests)")

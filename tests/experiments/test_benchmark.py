@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from helpers.experiments.benchmark import count_macs, main
+from helpers.experiments.benchmark import count_macs, main, matmul_peak_gflops
 from helpers.models import create_model
 
 # (paper's MACs without the attention products, ours with them), in GMACs per 32x32 image.
@@ -25,6 +25,8 @@ def test_command_line_prints_a_table_and_writes_json(tmp_path, capsys):
     assert row["model"] == "cct_2_3x2" and row["parameters"] == 283723 and row["batch_size"] == 8
     assert row["train_images_per_s"] > 0 and row["inference_images_per_s"] > 0
     assert row["epoch_time_s"] == pytest.approx(50000 / row["train_images_per_s"], rel=0.01)
+    assert row["share_of_matmul_peak"] == pytest.approx(row["gflops"] / matmul_peak_gflops("float32"), abs=0.002)
+    assert row["xla"] is False  # Keras' "auto" on a TensorFlow CPU
     printed = capsys.readouterr().out
     assert printed.count("cct_2_3x2") >= 1 and "train img/s" in printed
 
@@ -38,3 +40,9 @@ def test_macs_of_the_cnn_baseline():
     expected = stem + stage_1 + stage_2 + stage_3 + 64 * 10
     assert count_macs(create_model("resnet20")) == (expected, expected)  # no attention products
     assert expected / 1e9 == pytest.approx(0.041, abs=0.001)
+
+
+def test_the_matmul_peak_is_measured_once_per_precision():
+    peak = matmul_peak_gflops("float32", size=256, repeats=2)
+    assert 0.1 < peak < 1e6  # GFLOP/s: any CPU or accelerator
+    assert matmul_peak_gflops("float32", size=256, repeats=2) == peak  # measured once, then remembered
