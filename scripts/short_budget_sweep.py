@@ -64,12 +64,16 @@ def validation_split():
 
 
 def run(name, runs_dir, seed):
+    train_try(name, recipe_of(name), Path(runs_dir) / name, RESULTS / name, seed, TRIES[name][1])
+
+
+def train_try(name, recipe, run_dir, keep, seed, why):
+    """Train one try of a sweep into `run_dir` on the validation split, and keep its config,
+    history and final validation accuracy (validation.json) in `keep`."""
     from helpers.runtime.atomic_files import write_json_atomically, write_text_atomically
     from helpers.train import train
 
-    run_dir = Path(runs_dir) / name
-    result = train(MODEL, validation_split(), recipe=recipe_of(name), out=run_dir, seed=seed, verbose=2)
-    keep = RESULTS / name
+    result = train(MODEL, validation_split(), recipe=recipe, out=run_dir, seed=seed, verbose=2)
     keep.mkdir(parents=True, exist_ok=True)
     for file in ("config.json", "history.csv"):
         write_text_atomically(keep / file, (run_dir / file).read_text())
@@ -78,7 +82,7 @@ def run(name, runs_dir, seed):
         "validation_accuracy": round(result.results["test_accuracy"], 4),  # train() scores its 2nd split
         "training_time_s": result.results["training_time_s_this_session"],
         "train_images_per_s": result.results["train_images_per_s"], "device": result.results["device"],
-        "precision": result.results["precision"], "why": TRIES[name][1],
+        "precision": result.results["precision"], "backend": result.results["backend"], "why": why,
     }
     write_json_atomically(keep / "validation.json", summary)
     print(json.dumps(summary))
