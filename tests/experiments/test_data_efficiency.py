@@ -27,7 +27,8 @@ def test_runs_on_every_fraction_take_the_same_steps(tmp_path):
     (x_train, y_train), (x_test, y_test) = load_cifar10_sample()
     data = (x_train, y_train), (x_test[:64], y_test[:64])
     rows = run_experiment(
-        data, tmp_path, models=["cct_2_3x2"], fractions=[0.01, 0.1], steps=4, evaluations=2, batch_size=16, verbose=0
+        data, tmp_path, models=["cct_2_3x2"], fractions=[0.01, 0.1], steps=4, evaluations=2, batch_size=16, verbose=0,
+        min_epochs=0,
     )
     assert [(row["fraction"], row["train_images"]) for row in rows] == [(0.01, 40), (0.1, 400)]
     for folder in ("cct_2_3x2-001pct", "cct_2_3x2-010pct"):
@@ -76,10 +77,10 @@ def test_command_line_merges_one_models_runs_into_a_table(tmp_path):
     published = PUBLISHED_CSV.read_text()
     trio = [line for line in published.splitlines()[1:] if not line.startswith("resnet20,")]
     table.write_text("\n".join(published.splitlines()[:1] + trio) + "\n")
-    main(["--models", "resnet20", "--fractions", "0.1", "--steps", "2", "--evaluations", "1", "--batch-size", "16",
+    main(["--models", "resnet20", "--fractions", "0.1", "--steps", "2", "--evaluations", "1", "--batch-size", "16", "--min-epochs", "0",
           "--sample", "--out", str(tmp_path / "runs"), "--merge-into", str(table)])
     lines = table.read_text().splitlines()
-    assert lines[1:-1] == trio  # the other models' rows, byte for byte
+    assert lines[1:-1] == [line + ",0" for line in trio]  # the other models' rows, as they were, now with their seed
     assert lines[-1].startswith("resnet20,0.1,400,2,")
     assert (tmp_path / "table" / "data_efficiency.png").stat().st_size > 0
     assert [row["model"] for row in read_rows(tmp_path / "runs" / "data_efficiency.csv")] == ["resnet20"]
@@ -112,3 +113,26 @@ def test_the_readme_table_is_the_published_one():
     for row in published_rows():
         published.setdefault(row["model"], []).append(round(100 * row["test_accuracy"], 2))
     assert typed == published
+
+
+def test_every_run_trains_at_least_twenty_epochs_of_its_share():
+    from helpers.experiments.data_efficiency import MIN_EPOCHS_OF_SHARE, least_steps
+
+    assert MIN_EPOCHS_OF_SHARE == 20
+    assert least_steps(50_000, FRACTIONS, 128, evaluations=4) == 7800  # 20 epochs of 390 full batches
+    assert least_steps(50_000, (0.05, 0.1), 128, evaluations=4) == 780  # 20 of the 10% share's 39
+    (x_train, y_train), (x_test, y_test) = load_cifar10_sample()
+    with pytest.raises(ValueError, match=r"steps=1000 trains fewer than 20 epochs of the largest share: pass at least 1240"):
+        run_experiment(((x_train, y_train), (x_test, y_test)), "unused", steps=1000, batch_size=64, verbose=0)
+
+
+def test_each_seed_draws_its_own_share_and_has_its_own_run_and_row(tmp_path):
+    (x_train, y_train), (x_test, y_test) = load_cifar10_sample()
+    data = (x_train[:400], y_train[:400]), (x_test[:32], y_test[:32])
+    rows = run_experiment(data, tmp_path, models=["cct_2_3x2"], fractions=[0.5], evaluations=1, batch_size=32,
+                          seeds=(0, 1), min_epochs=1, verbose=0)
+    assert [(row["seed"], row["steps"]) for row in rows] == [(0, 6), (1, 6)]  # one epoch of 200 images in batches of 32
+    assert (tmp_path / "cct_2_3x2-050pct" / "results.json").exists() and (tmp_path / "cct_2_3x2-050pct-seed1" / "results.json").exists()
+    assert [row["seed"] for row in read_rows(tmp_path / "data_efficiency.csv")] == [0, 1]
+    figure = plot_data_efficiency(rows + [{**rows[0], "fraction": 1.0}])
+    assert len(figure.axes[0].containers) == 1  # one model: one line with error bars over its seeds
