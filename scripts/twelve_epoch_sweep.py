@@ -107,7 +107,7 @@ def summarize():
         for row in (row for row in rows if row["try"] == name):
             ax.plot(range(1, len(row["val_accuracy"]) + 1), [100 * value for value in row["val_accuracy"]], color=color,
                     lw=2.6 if name == best else 1.1, ls="-" if int(row["seed"]) == 0 else "--",
-                    label=f"{name}: {mean:.2%} (mean of seeds {', '.join(map(str, seeds))})" if int(row["seed"]) == seeds[0] else None)
+                    label=f"{name}: {mean:.2%} ({_seeds_text(seeds)})" if int(row["seed"]) == seeds[0] else None)
     ax.axhline(80, color="gray", lw=0.8, ls=":")
     ax.set(xlabel="epoch", ylabel="validation accuracy (%)",
            title=f"{MODEL}, {EPOCHS} epochs: validation accuracy (last 5,000 training images); dashed: seed 1")
@@ -117,6 +117,10 @@ def summarize():
     save_figure(fig, RESULTS / "curves.png", dpi=110)
     print(f"winner: {best}")
     return best
+
+
+def _seeds_text(seeds):
+    return f"seed {seeds[0]} only" if len(seeds) == 1 else f"mean of seeds {', '.join(map(str, seeds))}"
 
 
 def ship(out, seed):
