@@ -98,7 +98,11 @@ class TrainingPlan:
     minutes: float = None  # a wall-clock training budget, or None
     model_overrides: dict = dataclasses.field(default_factory=dict)  # arguments for the model builder
     recipe_choice: str = None  # why recipe="auto" chose this recipe (printed; not part of the run's identity)
-    budget_chooses_recipe: bool = False  # recipe="auto" with a budget: chosen once the epochs that fit are measured
+
+    @property
+    def budget_chooses_recipe(self):
+        """recipe="auto" with a budget, before the epochs that fit are measured and choose."""
+        return self.recipe_choice == AUTO
 
     def with_epochs(self, epochs):
         return dataclasses.replace(self, recipe=dataclasses.replace(self.recipe, epochs=epochs))
@@ -106,7 +110,7 @@ class TrainingPlan:
     def with_recipe(self, name, epochs, why):
         """This plan with recipe `name` for `epochs` epochs (at this plan's batch size), chosen for `why`."""
         recipe = get_recipe(name, epochs=epochs, batch_size=self.recipe.batch_size)
-        return dataclasses.replace(self, recipe=recipe, recipe_choice=why, budget_chooses_recipe=False)
+        return dataclasses.replace(self, recipe=recipe, recipe_choice=why)
 
     def config(self, data):
         """The config.json of this plan's run folder, for `data` (its sizes and digest)."""
@@ -250,7 +254,7 @@ def plan_training(
         )
     plan = TrainingPlan(
         model_name, recipe, num_classes, image_size, int(seed), precision, steps_per_epoch, minutes,
-        model_overrides, recipe_choice, budget_chooses_recipe=_is_auto(recipe_choice) and minutes is not None,
+        model_overrides, recipe_choice,
     )
     return plan, ((x_train, y_train), (x_test, y_test))
 
