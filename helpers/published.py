@@ -3,7 +3,7 @@ source, so that every comparison can say how long both sides trained.
 
     published_result("cct_7_3x1", epochs=300)          # one row
     published_results(epochs=200)                      # every 200-epoch CIFAR-10 row
-    print(markdown_table(published_results()))         # the table the README shows
+    print(markdown_table(published_results()))         # the table docs/results.md shows
 
 Every accuracy is quoted from the official repository (SHI-Labs/Compact-Transformers, read at
 commit cd11f09), whose tables state their epochs. Its two tables differ in budget: the README's

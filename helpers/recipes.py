@@ -105,8 +105,7 @@ RECIPES = {
         name="fast",
         epochs=25,
         learning_rate=2e-3,
-        description="The short recipe at a higher peak rate (2e-3), for a budget of about 25 epochs (30 minutes "
-        "of cct_2_3x2 on 2 Zen 4 cores): the best of nine tries of 25 epochs on a held-out tenth of the "
+        description="The short recipe at a higher peak rate (2e-3), for a budget of about 25 epochs: the best of nine tries of 25 epochs on a held-out tenth of the "
         "training set (scripts/short_budget_sweep.py, results/short_budget/), chosen without the test split.",
     ),
 }

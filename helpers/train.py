@@ -5,8 +5,8 @@
 
 writes to --out: config.json, history.csv (one row per epoch), last.keras, best.keras
 and results.json (`helpers.runtime.run_folder` writes them all). Running the same command again after
-an interruption (a kill included) resumes from the last completed epoch; the README's "Run
-folders" says what else a run folder guarantees. With CCT_SMOKE=1, as in the notebooks, it
+an interruption (a kill included) resumes from the last completed epoch; docs/run_folders.md says
+what else a run folder guarantees. With CCT_SMOKE=1, as in the notebooks, it
 trains one epoch on a slice of the shipped sample unless flags say otherwise.
 
 A budget (`minutes`, `--minutes`) replaces the epochs: the first steps are timed, the epochs
@@ -140,7 +140,7 @@ def train(
     below PAPER_RECIPE_FROM_EPOCHS, the paper's from there on). With a budget, the paper's recipe
     when that many epochs of it fit, else the short-budget one. Which and why is printed.
 
-    With `out`, a run folder (see the README's "Run folders"): its config.json records what
+    With `out`, a run folder (see docs/run_folders.md): its config.json records what
     this call asked for, and the folder then belongs to that run. Calling `train` again with
     the same arguments after an interruption resumes from the last completed epoch (a budgeted
     run keeps the epochs it chose), and the returned history holds every epoch, also those of

@@ -15,7 +15,7 @@ DIR receives the edition to hand out, `DIR/student/`, and beside it the teacher'
 - `SOLUTIONS.md`, for the teacher (outside `student/`, so handing that folder out leaves it behind): every exercise by notebook, its title and its solution cell.
 - `edition-manifest.json`: the record of what the script wrote, every file's path and SHA-256.
 
-The convention (the README's "Teaching with it"): an exercise is a markdown cell whose first line
+The convention (docs/teaching.md): an exercise is a markdown cell whose first line
 starts `### Exercise (write it yourself):`, then one code cell tagged `solution` in which every
 part the student writes sits between the marker lines, then one code cell tagged
 `exercise-check`. No later cell but the check may use a name that the unsolved solution cell

@@ -1,6 +1,6 @@
 """The lesson on top: what a student reads stays small, and the machinery stays out of its way.
 
-The numbers are the targets the package is held to (the README's "The helpers package"):
+The numbers are the targets the package is held to (docs/package.md):
 building a model loads at most 1,500 lines of `helpers` and none of its machinery but the
 model class and the input checks; no import cycle; no function over 60 lines; the top-level
 modules at most 2,500 lines together; every subpackage installed by `pip install .`.

@@ -1,5 +1,5 @@
-"""The published numbers live in one table (helpers.published); the README and the notebooks read
-them from there instead of typing them."""
+"""The published numbers live in one table (helpers.published); docs/results.md prints it, and the
+README, the other docs and the notebooks read them from there instead of typing them."""
 
 import json
 import re
@@ -25,6 +25,8 @@ from helpers.published import (
 
 ROOT = Path(__file__).parents[1]
 README = ROOT / "README.md"
+RESULTS_DOC = ROOT / "docs" / "results.md"
+PACKAGE_DOC = ROOT / "docs" / "package.md"
 TABLE_START, TABLE_END = "<!-- paper-results:start -->", "<!-- paper-results:end -->"
 # Numbers once quoted as "the paper's" without a source that has them.
 UNSOURCED = ("89.75",)
@@ -77,8 +79,8 @@ def test_a_cnn_baseline_is_quoted_with_its_budget_and_stays_out_of_the_cct_table
         baseline_result("resnet56")
 
 
-def test_readme_shows_the_table_and_types_no_published_number():
-    text = README.read_text()
+def test_the_results_doc_shows_the_table_and_types_no_published_number():
+    text = RESULTS_DOC.read_text()
     assert TABLE_START in text and TABLE_END in text
     before, rest = text.split(TABLE_START)
     shown, after = rest.split(TABLE_END)
@@ -86,8 +88,19 @@ def test_readme_shows_the_table_and_types_no_published_number():
     assert typed_numbers(before + after) == []
 
 
-def test_readme_paper_parameter_counts_come_from_the_table():
-    for line in README.read_text().splitlines():
+@pytest.mark.parametrize("page", [README, *sorted((ROOT / "docs").glob("*.md"))], ids=lambda p: p.name)
+def test_no_page_but_the_printed_table_types_a_published_number(page):
+    text = page.read_text()
+    if TABLE_START in text:
+        before, rest = text.split(TABLE_START)
+        text = before + rest.split(TABLE_END)[1]
+    assert typed_numbers(text) == []
+
+
+def test_the_variants_table_takes_its_published_parameter_counts_from_the_table():
+    lines = PACKAGE_DOC.read_text().splitlines()
+    assert sum(line.startswith("| `cct_") for line in lines) >= 7
+    for line in lines:
         match = re.match(r"\| `(\w+)` \|.*\| ([\d.]+)M \| ([\d.]+M|–) \|$", line)
         if match and match.group(1) in VARIANTS:
             published = published_parameters(match.group(1))
