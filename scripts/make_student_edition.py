@@ -12,7 +12,10 @@ DIR receives the edition to hand out, `DIR/student/`, and beside it the teacher'
   exercise is unsolved, and their outputs are cleared; every other cell keeps its outputs.
 - `student/helpers/`: a copy of the package, so that `student/` runs on its own: the notebooks'
   set-up cell imports `helpers` from beside `notebooks/`.
-- `SOLUTIONS.md`, for the teacher (outside `student/`, so handing that folder out leaves it behind): every exercise by notebook, its title and its solution cell.
+- `SOLUTIONS.md`, for the teacher (outside `student/`, so handing that folder out leaves it behind): every exercise by notebook, its title and its solution cell,
+  and every written answer: a markdown cell's `<details><summary>Solution</summary>` block (or
+  `Solutions`), with the question before it. The student notebooks keep the question and lose the
+  block, so `student/` holds no answer.
 - `edition-manifest.json`: the record of what the script wrote, every file's path and SHA-256.
 
 The convention (docs/teaching.md): an exercise is a markdown cell whose first line
@@ -65,6 +68,8 @@ END = "# END SOLUTION"
 PLACEHOLDER = ("# your code here", 'raise NotImplementedError("Exercise: write this part, then run the check below.")')
 MARKER_LIKE = re.compile(r"(BEGIN|END)\s*SOLUTION", re.IGNORECASE)
 SOLUTIONS_TITLE = "# Solutions to the exercises"
+ANSWER = re.compile(r"\n*<details>\s*<summary>Solutions?</summary>(.*?)</details>[ \t]*", re.DOTALL)
+ANSWER_NOTE = "*(The answer is in the teacher's SOLUTIONS.md.)*"
 MANIFEST = "edition-manifest.json"
 PYTHON_CACHE = "__pycache__"  # Python rebuilds it: an earlier edition may hold one (the teacher ran it)
 LISTED_AT_MOST = 10
@@ -287,10 +292,30 @@ def _check_names_stay_in_the_exercise(cells, exercises, name):
             only_in_solutions.pop(defined, None)
 
 
+def split_answers(markdown):
+    """(`markdown` without its answer blocks, [(question, answer)]): the question is the text
+    between the previous answer (or the cell's start) and the block."""
+    pairs, kept, start = [], [], 0
+    for match in ANSWER.finditer(markdown):
+        question = markdown[start : match.start()]
+        kept.append(question + "\n\n" + ANSWER_NOTE)
+        asked = "\n".join(line for line in question.strip().splitlines() if not line.startswith("#"))
+        pairs.append((asked.strip(), match.group(1).strip()))
+        start = match.end()
+    kept.append(markdown[start:])
+    return "".join(kept), pairs
+
+
 def student_notebook(notebook, name):
-    """(the student edition of `notebook`, its exercises)."""
+    """(the student edition of `notebook`, its exercises, its written answers [(question, answer)])."""
     exercises = find_exercises(notebook, name)
     student = copy.deepcopy(notebook)
+    answers = []
+    for cell in student["cells"]:
+        if cell["cell_type"] == "markdown":
+            text, pairs = split_answers(_source(cell))
+            if pairs:
+                cell["source"], answers = _as_lines(text), answers + pairs
     for exercise in exercises:
         for index in (exercise.solution, exercise.check):
             cell = student["cells"][index]
@@ -299,7 +324,7 @@ def student_notebook(notebook, name):
             cell["outputs"], cell["execution_count"] = [], None
         cell = student["cells"][exercise.solution]
         cell["source"] = _as_lines(student_source(exercise.source, _where(name, exercise.solution)))
-    return student, exercises
+    return student, exercises, answers
 
 
 def _as_lines(text):
@@ -307,8 +332,10 @@ def _as_lines(text):
     return text.splitlines(keepends=True)
 
 
-def solutions_markdown(exercises_by_notebook):
-    """SOLUTIONS.md: every exercise by notebook, its title line and its whole solution cell."""
+def solutions_markdown(exercises_by_notebook, answers_by_notebook=None):
+    """SOLUTIONS.md: every exercise by notebook, its title line and its whole solution cell, then
+    the notebook's written answers, each under its question."""
+    answers_by_notebook = answers_by_notebook or {}
     lines = [
         SOLUTIONS_TITLE,
         "",
@@ -333,6 +360,9 @@ def solutions_markdown(exercises_by_notebook):
                 exercise.source.rstrip("\n"),
                 fence,
             ]
+        for number, (question, answer) in enumerate(answers_by_notebook.get(notebook, []), start=1):
+            quoted = "\n".join(f"> {line}".rstrip() for line in question.splitlines())
+            lines += ["", f"### Answer {number}", "", quoted, "", answer]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
@@ -455,10 +485,10 @@ def write_edition(out, notebooks_dir=NOTEBOOKS, helpers_dir=HELPERS):
     """Write the student edition into `out` (see the module's docstring); returns the exercises by
     notebook. Nothing is written when a notebook breaks the convention."""
     out = _check_destination(out, notebooks_dir, helpers_dir)
-    editions, exercises = {}, {}
+    editions, exercises, answers = {}, {}, {}
     for path in sorted(Path(notebooks_dir).glob("*.ipynb")):
         notebook = json.loads(path.read_text(encoding="utf-8"))
-        editions[path.name], exercises[path.name] = student_notebook(notebook, path.name)
+        editions[path.name], exercises[path.name], answers[path.name] = student_notebook(notebook, path.name)
     if not editions:
         raise DestinationError(f"No notebooks in {notebooks_dir}.")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -467,7 +497,7 @@ def write_edition(out, notebooks_dir=NOTEBOOKS, helpers_dir=HELPERS):
         for name, notebook in editions.items():
             _write_notebook(temporary / "student" / "notebooks" / name, notebook)
         shutil.copytree(helpers_dir, temporary / "student" / "helpers", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        (temporary / "SOLUTIONS.md").write_text(solutions_markdown(exercises), encoding="utf-8")
+        (temporary / "SOLUTIONS.md").write_text(solutions_markdown(exercises, answers), encoding="utf-8")
         _write_manifest(temporary)
     return exercises
 

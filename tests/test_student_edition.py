@@ -488,3 +488,26 @@ def test_an_out_that_links_to_an_earlier_edition_rewrites_that_edition(sources, 
     (notebooks / "02_total.ipynb").unlink()
     edition.write_edition(link, notebooks, helpers)
     assert link.is_symlink() and sorted(path.name for path in (out / "student" / "notebooks").iterdir()) == ["01_demo.ipynb"]
+
+
+def test_written_answers_leave_the_notebooks_for_the_solutions():
+    markdown = (
+        "## Exercises\n\n**1. Why?** Explain.\n\n<details>\n<summary>Solution</summary>\n\nBecause of x.\n</details>\n\n"
+        "**2. How?** Show.\n\n<details><summary>Solutions</summary>\nLike y.</details>\n\nA closing line."
+    )
+    text, pairs = edition.split_answers(markdown)
+    assert "Because" not in text and "Like y" not in text and "<details" not in text
+    assert "**2. How?** Show." in text and text.endswith("A closing line.") and text.count(edition.ANSWER_NOTE) == 2
+    assert pairs == [("**1. Why?** Explain.", "Because of x."), ("**2. How?** Show.", "Like y.")]
+    solutions = edition.solutions_markdown({"01_demo.ipynb": []}, {"01_demo.ipynb": pairs})
+    assert "### Answer 2\n\n> **2. How?** Show.\n\nLike y." in solutions
+
+
+def test_the_real_student_edition_holds_no_answer(tmp_path):
+    edition.write_edition(tmp_path / "handout")
+    for path in (tmp_path / "handout" / "student" / "notebooks").glob("*.ipynb"):
+        assert "<details" not in path.read_text(encoding="utf-8"), path.name
+    cells = [cell for path in NOTEBOOKS for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]]
+    written = sum(len(edition.ANSWER.findall("".join(cell["source"]))) for cell in cells if cell["cell_type"] == "markdown")
+    assert written >= 14
+    assert (tmp_path / "handout" / "SOLUTIONS.md").read_text(encoding="utf-8").count("### Answer ") == written
