@@ -50,6 +50,11 @@ def check_image_shape(shape, what="images"):
         raise ValueError(f"{what} is an empty batch, shape {shape}: pass at least one image.")
 
 
+# Float augmentations overshoot a hair (Keras' RandAugment on JAX returns 255.00002): a hundredth of
+# a level either side of 0-255 is rounding, not a wrong scale.
+PIXEL_ROUNDING = 0.01
+
+
 def check_pixel_values(images, what="images", extremes=None):
     """Raise a ValueError when pixel values are not raw 0-255: NaN or infinite, below 0 or above 255, or all
     within [0, 1] (divided by 255 already). `extremes`: their lowest and highest, if known (from a device)."""
@@ -61,11 +66,12 @@ def check_pixel_values(images, what="images", extremes=None):
             f"(in {np.count_nonzero(~finite.reshape(len(images), -1).all(axis=1))} image(s)); "
             "pass images whose pixels are all numbers 0-255."
         )
-    if low < 0 or high > 255:
+    if low < -PIXEL_ROUNDING or high > 255 + PIXEL_ROUNDING:
         hint = " (scaled to [-1, 1]?)" if low >= -1 and high <= 1 else ""
         raise ValueError(
-            f"{what} has pixel values from {low:g} to {high:g}{hint}; the models and the data functions expect "
-            "raw pixels 0-255 (they normalise inside). Pass the images as loaded, e.g. by load_cifar10()."
+            f"{what} has pixel values from {float(low):.9g} to {float(high):.9g}{hint}; the models and the data "
+            "functions expect raw pixels 0-255 (they normalise inside). Pass the images as loaded, e.g. by "
+            "load_cifar10(), or clip what an augmentation returns: np.clip(images, 0, 255)."
         )
     if 0 < high <= 1:
         raise ValueError(

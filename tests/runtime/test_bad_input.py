@@ -202,3 +202,14 @@ def test_plots_refuse_scores_where_class_indices_belong():
     with pytest.raises(ValueError, match=r"image has pixel values from 0 to 1"):
         show_patches(images[0] / 255.0, 8)
     show_images(images, np.array([[1.0], [2.0], [3.0], [4.0]]), predictions=np.array([1, 2, 3, 5]))  # whole floats are indices
+
+
+def test_pixels_a_rounding_error_outside_0_255_pass_and_a_real_excess_is_printed_in_full():
+    from helpers.runtime.checks import check_pixel_values
+
+    images = np.random.default_rng(0).uniform(0, 255, size=(2, 32, 32, 3)).astype("float32")
+    images[0, 0, 0, 0], images[1, 0, 0, 0] = 255.00002, -1e-5  # what Keras' RandAugment returns on JAX
+    check_pixel_values(images)
+    images[0, 0, 0, 0] = 255.25
+    with pytest.raises(ValueError, match=r"pixel values from -9.99999975e-06 to 255.25; .*np.clip\(images, 0, 255\)"):
+        check_pixel_values(images)
