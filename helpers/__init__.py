@@ -30,9 +30,10 @@ Importing `helpers` picks the Keras backend when none is set (`runtime.backend.c
 so import it before Keras.
 """
 
+import sys
 from pathlib import Path
 
-from helpers.runtime.backend import choose_backend
+from helpers.runtime.backend import choose_backend, start_framework_quietly
 
 __version__ = "0.3.0"
 
@@ -48,3 +49,7 @@ INSTALL_SOURCE = f"git+https://github.com/compact-transformers/step-by-step@v{__
 ASSETS = Path(__file__).parent / "assets"
 
 choose_backend()
+# Python sets sys.argv[0] to "-m" while it locates the module of `python -m helpers.train` (and the
+# other command lines): there, start the framework without its C++ start-up lines.
+if sys.argv[:1] == ["-m"]:
+    start_framework_quietly()
