@@ -33,7 +33,7 @@ so import it before Keras.
 import sys
 from pathlib import Path
 
-from helpers.runtime.backend import choose_backend, start_framework_quietly
+from helpers.runtime.backend import choose_backend
 
 __version__ = "0.3.0"
 
@@ -50,6 +50,9 @@ ASSETS = Path(__file__).parent / "assets"
 
 choose_backend()
 # Python sets sys.argv[0] to "-m" while it locates the module of `python -m helpers.train` (and the
-# other command lines): there, start the framework without its C++ start-up lines.
+# other command lines): there, start the framework as the notebooks' set-up cell does, without its
+# C++ start-up lines.
 if sys.argv[:1] == ["-m"]:
-    start_framework_quietly()
+    from helpers.runtime.device import prepare
+
+    prepare(verbose=False)
