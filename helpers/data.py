@@ -12,6 +12,7 @@ import functools
 import io
 import os
 import pickle
+import re
 import warnings
 from pathlib import Path
 
@@ -62,6 +63,24 @@ def read_cifar10_batches(folder):
     x_train = np.concatenate([x for x, _ in train])
     y_train = np.concatenate([y for _, y in train])
     return (x_train, y_train), _read_batch(folder / "test_batch")
+
+
+def describe_cifar10_folder(folder):
+    """Which copy of CIFAR-10 a `cifar-10-batches-py` folder holds, from its test batch's file names: the
+    offline JPEG copy names its files `test_<class>_NNNN.jpg`, the official archive `<name>_s_NNNNNN.png`."""
+    folder = Path(folder).expanduser()
+    if (folder / "cifar-10-batches-py").is_dir():
+        folder = folder / "cifar-10-batches-py"
+    try:
+        with open(folder / "test_batch", "rb") as file:
+            names = pickle.load(file, encoding="bytes").get(b"filenames", [])[:100]
+    except Exception:
+        return "unknown copy"
+    if names and all(re.fullmatch(rb"test_[a-z]+_\d+\.jpg", name) for name in names):
+        return "the offline copy: JPEG-re-encoded images, in another order than Keras' download"
+    if names and all(name.endswith(b".png") for name in names):
+        return "the official batches"
+    return "unknown copy"
 
 
 def _read_batch(path):

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from helpers import ASSETS
+from helpers.data import describe_cifar10_folder
 
 SMOKE_VARIABLE = "CCT_SMOKE"
 MINUTES_VARIABLE = "CCT_MINUTES"
@@ -96,7 +97,7 @@ class RunSettings:
             + (
                 f"shipped CIFAR-10 sample, cut to {SMOKE_TRAIN_IMAGES} train / {SMOKE_TEST_IMAGES} test images"
                 if self.smoke
-                else f"CIFAR-10 from CIFAR10_DIR={os.environ['CIFAR10_DIR']}"
+                else f"CIFAR-10 from CIFAR10_DIR={os.environ['CIFAR10_DIR']} ({describe_cifar10_folder(os.environ['CIFAR10_DIR'])})"
                 if os.environ.get("CIFAR10_DIR")
                 else "CIFAR-10 (Keras download)"
             ),

@@ -157,3 +157,17 @@ def test_random_batches_pass_the_image_statistics_undecided(tmp_path):
         warnings.simplefilter("error")
         (x_train, _), _ = read_cifar10_batches(write_fake_batches(tmp_path, images_per_batch=1000))
     assert x_train.shape == (5000, 32, 32, 3)
+
+
+@pytest.mark.parametrize(
+    "names, copy",
+    [([b"test_deer_0018.jpg", b"test_dog_0691.jpg"], "the offline copy: JPEG-re-encoded"),
+     ([b"domestic_cat_s_000907.png", b"hydrofoil_s_000078.png"], "the official batches"),
+     ([], "unknown copy")],
+)
+def test_the_folder_says_which_copy_of_cifar10_it_holds(tmp_path, names, copy):
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    with open(folder / "test_batch", "wb") as file:
+        pickle.dump({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 1], b"filenames": names}, file, protocol=2)
+    assert data.describe_cifar10_folder(tmp_path).startswith(copy)

@@ -115,17 +115,36 @@ def _class_title(i, labels, predictions, class_names, separator):
 
 
 def show_patches(image, patch_size):
-    """The image (raw pixels 0-255, shape (height, width, 3)) cut into non-overlapping patches,
-    drawn apart, in token order."""
+    """Left, the image (raw pixels 0-255, shape (height, width, 3)) with the patch grid drawn over it
+    and each patch's token number; right, the same patches drawn apart, in token order."""
     image = check_images(np.asarray(image)[None], what="image")[0].astype("uint8")
     rows, cols = image.shape[0] // patch_size, image.shape[1] // patch_size
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.45, rows * 0.45))
-    for index, ax in enumerate(np.ravel(axes)):
+    fig = plt.figure(figsize=(7.2, 3.9))
+    whole, apart = fig.add_gridspec(1, 2, wspace=0.08)
+    overlay = fig.add_subplot(whole)
+    overlay.imshow(image, interpolation="nearest")
+    for edge in range(1, max(rows, cols)):  # the borders between patches, in pixel coordinates
+        if edge < cols:
+            overlay.axvline(edge * patch_size - 0.5, color="white", linewidth=0.8)
+        if edge < rows:
+            overlay.axhline(edge * patch_size - 0.5, color="white", linewidth=0.8)
+    if rows * cols <= 64:  # numbers stay legible up to 8x8 patches
+        for index in range(rows * cols):
+            r, c = divmod(index, cols)
+            overlay.text((c + 0.5) * patch_size - 0.5, (r + 0.5) * patch_size - 0.5, str(index), color="white",
+                         fontsize=6, ha="center", va="center", bbox={"facecolor": "black", "alpha": 0.4, "pad": 0.5, "linewidth": 0})
+    overlay.set_xticks([])
+    overlay.set_yticks([])
+    overlay.set_title("the grid over the image", fontsize=8)
+    grid = apart.subgridspec(rows, cols, wspace=0.1, hspace=0.1)
+    for index in range(rows * cols):
         r, c = divmod(index, cols)
-        ax.imshow(image[r * patch_size : (r + 1) * patch_size, c * patch_size : (c + 1) * patch_size])
+        ax = fig.add_subplot(grid[r, c])
+        ax.imshow(image[r * patch_size : (r + 1) * patch_size, c * patch_size : (c + 1) * patch_size], interpolation="nearest")
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.suptitle(f"{rows * cols} patches of {patch_size}x{patch_size} pixels = {rows * cols} tokens", fontsize=9)
+    fig.suptitle(f"{rows * cols} patches of {patch_size}x{patch_size} pixels = {rows * cols} tokens, numbered in token order", fontsize=9)
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.03, top=0.86)
     return fig
 
 

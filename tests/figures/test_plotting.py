@@ -20,7 +20,7 @@ def test_image_plots():
     images = np.random.default_rng(0).integers(0, 256, size=(6, 32, 32, 3))
     labels = np.arange(6).reshape(-1, 1)
     assert len(show_images(images, labels, predictions=np.arange(6)[::-1]).axes) == 8
-    assert len(show_patches(images[0], 8).axes) == 16
+    assert len(show_patches(images[0], 8).axes) == 1 + 16  # the image with its grid, then the patches apart
     assert len(plot_seqpool_weights(images, np.full((6, 64), 1 / 64), labels).axes) == 13  # 12 panels and a colour bar
     with pytest.raises(ValueError, match="square grid"):
         plot_seqpool_weights(images, np.full((6, 65), 1 / 65))
