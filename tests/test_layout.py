@@ -78,3 +78,14 @@ def test_the_package_docstring_names_every_top_level_module_and_subpackage():
     names |= {f"{path.parent.name}/" for path in HELPERS.glob("*/__init__.py")}
     missing = sorted(name for name in names if name not in helpers.__doc__)
     assert not missing, f"helpers/__init__.py's docstring does not name {missing}"
+
+
+def test_the_readme_is_a_first_screen_and_no_notebook_holds_more_than_3000_words_of_prose():
+    """Words as ../shared/tools/measure_lesson.py counts them: whitespace-separated, tables included."""
+    import json
+
+    assert len((ROOT / "README.md").read_text().split()) <= 2000
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        words = sum(len("".join(cell["source"]).split()) for cell in cells if cell["cell_type"] == "markdown")
+        assert words <= 3000, f"{path.name}: {words} words of markdown"

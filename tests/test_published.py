@@ -88,7 +88,7 @@ def test_the_results_doc_shows_the_table_and_types_no_published_number():
     assert typed_numbers(before + after) == []
 
 
-@pytest.mark.parametrize("page", [README, *sorted((ROOT / "docs").glob("*.md"))], ids=lambda p: p.name)
+@pytest.mark.parametrize("page", [README, *sorted((ROOT / "docs").rglob("*.md"))], ids=lambda p: p.name)
 def test_no_page_but_the_printed_table_types_a_published_number(page):
     text = page.read_text()
     if TABLE_START in text:

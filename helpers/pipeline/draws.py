@@ -138,8 +138,9 @@ def sample_erasing(rng, batch_size, image_shape, probability, area=(0.02, 1 / 3)
     return {"erase_box": box.astype(np.int32), "erase_noise": noise.astype(np.int32)}
 
 
-def sample_mixing(rng, labels, num_classes, image_shape, active=True, switch_prob=0.5):
+def sample_mixing(rng, labels, num_classes, image_shape, active=True, switch_prob=0.5, mixup_lambda=None):
     """timm's batch-mode Mixup/CutMix: (params, soft labels float32 (N, num_classes)).
+    `mixup_lambda` fixes MixUp's weight instead of drawing it (a figure: a mix one can see).
 
     params: "mix_partner" int32 (N,) the image each is mixed with (the reversed batch),
     "mix_lambda" float32 (N,) MixUp's weight of the image itself (1: no MixUp), "cutmix_box"
@@ -164,7 +165,7 @@ def sample_mixing(rng, labels, num_classes, image_shape, active=True, switch_pro
             box[:] = (top, left, bottom - top, right - left)
             lam = 1.0 - (bottom - top) * (right - left) / float(height * width)
         else:
-            lam = float(rng.beta(MIXUP_ALPHA, MIXUP_ALPHA))
+            lam = float(rng.beta(MIXUP_ALPHA, MIXUP_ALPHA)) if mixup_lambda is None else float(mixup_lambda)
             mix_lambda[:] = lam
     soft = (lam * one_hot + (1.0 - lam) * one_hot[partner]).astype(np.float32)
     return {"mix_partner": partner.astype(np.int32), "mix_lambda": mix_lambda, "cutmix_box": box}, soft
