@@ -158,17 +158,18 @@ def _grid(values, layout):
     return np.asarray(values)[..., layout.skip :].reshape(values.shape[:-1] + (layout.side, layout.side))
 
 
-def plot_query_attention(images, weights, layout, layer=-1, query=0, titles=None):
+def plot_query_attention(images, weights, layout, layer=-1, query=0, titles=None, vmax=None):
     """One row per image: the image, then each head's attention of token `query` (0: the class
     token, if the model has one) over the patch tokens in encoder block `layer`, drawn over the
-    image. All heat maps share one colour scale (the colour bar). The attention the query pays
+    image. All heat maps share one colour scale (the colour bar), from 0 to `vmax` (by default
+    the largest weight drawn: pass the same `vmax` to compare blocks). The attention the query pays
     to the class token itself is not drawn; each panel's title gives it when there is one."""
     images = check_images(images)
     layer_weights = np.asarray(weights)[layer]  # (batch, heads, tokens, tokens)
     count, heads = min(len(images), len(layer_weights)), layer_weights.shape[1]
     rows = layer_weights[:count, :, query]  # (images, heads, tokens)
     maps = _grid(rows, layout)
-    vmax = float(maps.max())
+    vmax = float(maps.max()) if vmax is None else vmax
     fig, axes = plt.subplots(count, heads + 1, figsize=(1.9 * (heads + 1) + 0.8, 1.9 * count), squeeze=False, layout="constrained")
     for i in range(count):
         axes[i, 0].imshow(images[i].astype("uint8"), interpolation="nearest")
