@@ -274,8 +274,8 @@ def load_run(family, folder=None, shipped=True):
 
 
 def run_budget(results):
-    """What a run was given: recipe, epochs and training images. Equal budgets compare fairly."""
-    return results.get("recipe"), results.get("epochs"), results.get("train_images")
+    """What a run trained: recipe, epochs completed and training images. Equal budgets compare fairly."""
+    return results.get("recipe"), results.get("epochs_completed", results.get("epochs")), results.get("train_images")
 
 
 def describe_run(results):
@@ -283,9 +283,11 @@ def describe_run(results):
     label = " (smoke: not a result)" if results.get("profile") == "smoke" else ""
     shipped = f", shipped: {results['shipped']}" if results.get("shipped") else ""
     budget = f", {results['minutes']:g}-minute budget" if results.get("minutes") else ""
+    planned = results.get("epochs")
+    trained = f"{epochs} epoch(s)" if epochs == planned else f"{epochs} of {planned} planned epoch(s), stopped by the budget"
     return (
         f"{results['model']:>14}: test accuracy {results['test_accuracy']:6.2%}  "
-        f"({recipe} recipe, {epochs} epoch(s){budget}, {images} training images{shipped}){label}"
+        f"({recipe} recipe, {trained}{budget}, {images} training images{shipped}){label}"
     )
 
 

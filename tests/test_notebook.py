@@ -108,3 +108,14 @@ def test_notebook_settings_profiles(monkeypatch, capsys):
     assert cpu.precision in ("float32", "mixed_bfloat16") and f"precision: {cpu.precision}" in cpu.describe()
 
 
+
+
+def test_a_run_the_budget_stopped_early_counts_the_epochs_it_trained():
+    """CVT planned 9 epochs in 15 minutes and the deadline stopped it after 8: beside a ViT-Lite of 9,
+    that is not the same budget."""
+    planned = dict(RESULTS, device="CPU", minutes=15.0, recipe="fast", epochs=9, epochs_completed=9)
+    stopped = dict(planned, model="cvt_2_4", epochs_completed=8)
+    assert run_budget(stopped) == ("fast", 8, 50000)
+    assert "8 of 9 planned epoch(s), stopped by the budget" in describe_run(stopped)
+    assert "(fast recipe, 9 epoch(s), 15-minute budget" in describe_run(planned)
+    assert "so different epochs (cct_2_3x2 9, cvt_2_4 8)" in budget_note([planned, stopped])
