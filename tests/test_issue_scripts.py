@@ -49,3 +49,17 @@ def test_the_trio_reports_mean_and_sample_spread_per_model(tmp_path):
     assert table["cvt_2_4"] == (0.7, None, [0]) and "vit_lite_2_4" not in table
     with pytest.raises(SystemExit, match="at least 20"):
         trio.run("cct_2_3x2", 0, 12, tmp_path)
+
+
+def test_the_exercise_ranges_hold_out_training_images_and_summarize_each_configuration(tmp_path, monkeypatch):
+    ranges = script("exercise_ranges")
+    assert ranges.TRAIN_IMAGES + ranges.HELD_OUT <= 50_000  # the held-out images are never trained on
+    from helpers.models import create_model
+
+    for model, arguments, _ in ranges.CONFIGURATIONS.values():
+        create_model(model, **{key: value for key, value in arguments.items() if key != "recipe"})
+    monkeypatch.setattr(ranges, "RESULTS", tmp_path)
+    for seed, accuracy in ((0, 0.4682), (1, 0.4292)):
+        (tmp_path / f"cct_2_3x2_seed{seed}.json").write_text(json.dumps({"configuration": "cct_2_3x2", "held_out_accuracy": accuracy}))
+    ranges.summarize()
+    assert (tmp_path / "summary.csv").read_text().splitlines()[1] == "cct_2_3x2,2,42.92,46.82,44.87"
