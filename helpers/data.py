@@ -48,11 +48,15 @@ def load_cifar10():
         ) from error
 
 
+def _batches_folder(folder):
+    """`folder` itself, or its `cifar-10-batches-py` when it is the parent of one."""
+    folder = Path(folder).expanduser()
+    return folder / "cifar-10-batches-py" if (folder / "cifar-10-batches-py").is_dir() else folder
+
+
 def read_cifar10_batches(folder):
     """Read the pickled batches of the official `cifar-10-python.tar.gz` from `folder`."""
-    folder = Path(folder).expanduser()
-    if (folder / "cifar-10-batches-py").is_dir():
-        folder = folder / "cifar-10-batches-py"
+    folder = _batches_folder(folder)
     missing = [name for name in BATCH_FILES if not (folder / name).is_file()]
     if missing:
         raise FileNotFoundError(
@@ -68,11 +72,8 @@ def read_cifar10_batches(folder):
 def describe_cifar10_folder(folder):
     """Which copy of CIFAR-10 a `cifar-10-batches-py` folder holds, from its test batch's file names: the
     offline JPEG copy names its files `test_<class>_NNNN.jpg`, the official archive `<name>_s_NNNNNN.png`."""
-    folder = Path(folder).expanduser()
-    if (folder / "cifar-10-batches-py").is_dir():
-        folder = folder / "cifar-10-batches-py"
     try:
-        with open(folder / "test_batch", "rb") as file:
+        with open(_batches_folder(folder) / "test_batch", "rb") as file:
             names = pickle.load(file, encoding="bytes").get(b"filenames", [])[:100]
     except Exception:
         return "unknown copy"

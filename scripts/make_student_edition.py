@@ -332,10 +332,9 @@ def _as_lines(text):
     return text.splitlines(keepends=True)
 
 
-def solutions_markdown(exercises_by_notebook, answers_by_notebook=None):
+def solutions_markdown(exercises_by_notebook, answers_by_notebook):
     """SOLUTIONS.md: every exercise by notebook, its title line and its whole solution cell, then
     the notebook's written answers, each under its question."""
-    answers_by_notebook = answers_by_notebook or {}
     lines = [
         SOLUTIONS_TITLE,
         "",
