@@ -3,6 +3,7 @@ class names. (The statistics the models normalise it with are `helpers.models.CI
 
     (x_train, y_train), (x_test, y_test) = load_cifar10()         # like keras.datasets
     (x_train, y_train), (x_test, y_test) = load_cifar10_sample()  # 4000 + 1000 real images, offline
+    (x_fit, y_fit), (x_val, y_val) = hold_out_validation((x_train, y_train))  # 45,000 + 5,000
 
 Images stay raw (uint8, 0-255, shape (N, 32, 32, 3)): the models normalise inside. What feeds
 them to training (batches, augmentation) is `helpers.pipeline`.
@@ -23,6 +24,7 @@ from helpers import ASSETS
 CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 BATCH_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)
 SAMPLE_PATH = ASSETS / "cifar10_sample.npz"
+VALIDATION_IMAGES = 5_000  # held out of the 50,000 training images, as in scripts/short_budget_sweep.py
 
 
 def load_cifar10():
@@ -46,6 +48,17 @@ def load_cifar10():
             "(or to its parent), e.g. os.environ['CIFAR10_DIR'] = '/data/cifar-10-batches-py'. "
             "For a quick offline try, load_cifar10_sample() returns a small real subset."
         ) from error
+
+
+def hold_out_validation(split, images=VALIDATION_IMAGES):
+    """(train, validation): the training split (x, y) with its last `images` held out, to score
+    every epoch's curve and any choice on, so that the test split is read once, at the end.
+    CIFAR-10's training batches come in no class order: the last 5,000 hold 478-525 of each class."""
+    x, y = split
+    if not (isinstance(images, int) and 0 < images < len(x)):
+        raise ValueError(f"images must be a whole number from 1 to {len(x) - 1} (the training images less one), got {images!r}.")
+    cut = len(x) - images
+    return (x[:cut], y[:cut]), (x[cut:], y[cut:])
 
 
 def _batches_folder(folder):

@@ -1,7 +1,8 @@
 """What a notebook trains, and how notebooks 02-05 share their runs.
 
     settings = notebook_settings()   # printed: profile, models, budget, precision, data
-    run = train(settings.models["cct"], settings.load_data(), **settings.training())
+    train_split, validation_split, test_split = settings.load_splits()  # 45,000 / 5,000 / 10,000
+    run = train(settings.models["cct"], (train_split, validation_split), test=test_split, **settings.training())
     save_run(run, "cct", settings)   # for the later notebooks; load_run("cct") reads it back
 
 A profile is picked from smoke mode and the device: "smoke" (CCT_SMOKE=1, what the tests run),
@@ -36,7 +37,7 @@ SMALL_MODELS = {"vit_lite": "vit_lite_2_4", "cvt": "cvt_2_4", "cct": "cct_2_3x2"
 BUDGET_MINUTES = {"cpu": 15, "accelerator": 20}
 # The longest time budget taken: a week (a longer run is one of epochs, CCT_PROFILE=paper).
 MAX_MINUTES = 7 * 24 * 60
-SMOKE_TRAIN_IMAGES, SMOKE_TEST_IMAGES = 256, 128
+SMOKE_TRAIN_IMAGES, SMOKE_TEST_IMAGES, SMOKE_VALIDATION_IMAGES = 256, 128, 64
 NOTEBOOK_OF = {"vit_lite": "02_vit_lite.ipynb", "cvt": "03_seqpool_cvt.ipynb", "cct": "04_conv_tokenization_cct.ipynb"}
 SHIPPED_RUNS = ASSETS / "runs"
 
@@ -128,6 +129,22 @@ class RunSettings:
             f"auto ({SHORT_BUDGET_RECIPE} below {PAPER_RECIPE_FROM_EPOCHS} epochs, paper from there on: "
             "training prints which, once it knows the epochs)"
         )
+
+    @property
+    def validation_images(self):
+        """The training images `load_splits` holds out (of the smoke sample's 256, 64)."""
+        from helpers.data import VALIDATION_IMAGES
+
+        return SMOKE_VALIDATION_IMAGES if self.smoke else VALIDATION_IMAGES
+
+    def load_splits(self):
+        """(x_train, y_train), (x_val, y_val), (x_test, y_test): `load_data()` with the last
+        `validation_images` training images held out, to score the curves and choices on, so that
+        the test split is read once, at the end (`train(..., test=)`)."""
+        from helpers.data import hold_out_validation
+
+        train_split, test_split = self.load_data()
+        return (*hold_out_validation(train_split, self.validation_images), test_split)
 
     def load_data(self):
         """(x_train, y_train), (x_test, y_test) for this run."""

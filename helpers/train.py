@@ -112,22 +112,28 @@ class TrainingPlan:
         recipe = get_recipe(name, epochs=epochs, batch_size=self.recipe.batch_size)
         return dataclasses.replace(self, recipe=recipe, recipe_choice=why)
 
-    def config(self, data):
-        """The config.json of this plan's run folder, for `data` (its sizes and digest)."""
+    def config(self, data, test=None):
+        """The config.json of this plan's run folder, for `data` and `test` (their sizes and digest)."""
         return _plain({
             "model": self.model_name, "model_overrides": self.model_overrides, "num_classes": self.num_classes,
             "image_size": self.image_size, "seed": self.seed, "steps_per_epoch": self.steps_per_epoch,
             "precision": self.precision, "minutes": self.minutes, **dataclasses.asdict(self.recipe),
-            "data": _data_fingerprint(data),
+            "data": _data_fingerprint(data, test),
         })
 
 
 def train(
     model_name, data, *, recipe=AUTO, epochs=None, minutes=None, batch_size=None, out=None, strategy=None, seed=0,
-    verbose=2, steps_per_epoch=None, precision="auto", **model_overrides,
+    verbose=2, steps_per_epoch=None, precision="auto", test=None, **model_overrides,
 ):
     """Build `model_name`, train it on `data` = ((x_train, y_train), (x_test, y_test)) and
     evaluate it on the test split. Returns a TrainingRun(model, history, results).
+
+    `test`: (x_test, y_test), read once, after training. `data`'s second split is then a
+    validation split (`helpers.data.hold_out_validation`), which scores every epoch (the history's
+    val_* columns) and any choice made on the way; results record `validation_accuracy` and
+    `test_accuracy` apart. Without it, the second split is the test split and scores every epoch,
+    as in the paper's runs.
 
     `minutes`: a wall-clock budget for training (its per-epoch evaluations and compilation
     included) instead of `epochs`: the epochs that fit are measured and chosen before training
@@ -164,14 +170,26 @@ def train(
         model_name, data, recipe=recipe, epochs=epochs, minutes=minutes, batch_size=batch_size, seed=seed,
         steps_per_epoch=steps_per_epoch, precision=precision, replicas=replicas, **model_overrides,
     )
+    if test is not None:
+        test = check_images_and_labels(*_pair(test, "test"), plan.num_classes, what="x_test")
+        if test[0].shape[1:] != data[0][0].shape[1:]:
+            raise ValueError(f"test images have shape {test[0].shape[1:]}, the training images {data[0][0].shape[1:]}.")
     if out is None:
-        return _run(plan, data, strategy, verbose)
+        return _run(plan, data, strategy, verbose, test=test)
     out = Path(out).expanduser()
     with RunFolderLock(out):
-        return _run_in_folder(plan, data, strategy, verbose, out)
+        return _run_in_folder(plan, data, strategy, verbose, out, test)
 
 
-def _run_in_folder(plan, data, strategy, verbose, out):
+def _pair(split, name):
+    try:
+        images, labels = split
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be (images, labels), as load_cifar10() returns each split.") from None
+    return images, labels
+
+
+def _run_in_folder(plan, data, strategy, verbose, out, test):
     """Train `plan` into the run folder `out`: resume its run, or load it when it has finished;
     a RunFolderError, before any training, when the folder belongs to another run. Every way in
     (epochs, a time budget, a notebook, a resume) goes through `run_folder.claim`."""
@@ -179,7 +197,7 @@ def _run_in_folder(plan, data, strategy, verbose, out):
     if saved is None and plan.minutes is not None:
         # A new budgeted run: its epochs are measured first, then claimed (in `_settle_epochs`).
         run_folder.refuse_run_files_without_config(out)
-        return _run(plan, data, strategy, verbose, out)
+        return _run(plan, data, strategy, verbose, out, test=test)
     budget_planned = saved is not None and plan.minutes is not None and saved.get("minutes") == plan.minutes
     if budget_planned:  # a budgeted run keeps the epochs (and under "auto" the recipe) it chose when it started
         plan = _saved_budget_plan(saved, plan, out)
@@ -189,10 +207,10 @@ def _run_in_folder(plan, data, strategy, verbose, out):
             f"({plan.recipe_choice}). Pass recipe={saved.get('name')!r} to resume or load that run (before version "
             "0.3 the default recipe was 'short'), or another out= folder for this one."
         )
-    run_folder.claim(out, plan.config(data))
+    run_folder.claim(out, plan.config(data, test))
     if run_folder.is_finished(out):
         return _finished_run(out)
-    return _run(plan, data, strategy, verbose, out, budget_planned=budget_planned)
+    return _run(plan, data, strategy, verbose, out, budget_planned=budget_planned, test=test)
 
 
 def _saved_budget_plan(saved, plan, out):
@@ -317,15 +335,21 @@ def _image_size(x_train, x_test, requested):
     return int(height)
 
 
-def _data_fingerprint(data):
+def _data_fingerprint(data, test=None):
     """Sizes and a digest of the arrays: a resume on other data would be another run."""
-    (x_train, y_train), (x_test, y_test) = data
+    (x_train, y_train), (x_second, y_second) = data
+    arrays = (x_train, y_train, x_second, y_second) + (() if test is None else test)
     digest = hashlib.blake2b(digest_size=8)
-    for array in (x_train, y_train, x_test, y_test):
+    for array in arrays:
         array = np.ascontiguousarray(array)
         digest.update(f"{array.dtype}{array.shape}".encode())
         digest.update(memoryview(array).cast("B"))
-    return {"train_images": len(x_train), "test_images": len(x_test), "digest": digest.hexdigest()}
+    if test is None:
+        return {"train_images": len(x_train), "test_images": len(x_second), "digest": digest.hexdigest()}
+    return {
+        "train_images": len(x_train), "validation_images": len(x_second), "test_images": len(test[0]),
+        "digest": digest.hexdigest(),
+    }
 
 
 def _plain(value):
@@ -340,8 +364,9 @@ def _finished_run(out):
     return TrainingRun(model, _columns(rows), results)
 
 
-def _run(plan, data, strategy, verbose, out=None, budget_planned=False):
-    """Train `plan` on `data` (into the run folder `out`, resuming it) and evaluate it."""
+def _run(plan, data, strategy, verbose, out=None, budget_planned=False, test=None):
+    """Train `plan` on `data` (into the run folder `out`, resuming it) and evaluate it (on `test`
+    too, when given)."""
     strategy = strategy or SingleDeviceStrategy()
     session_start = time.perf_counter()
     set_seed(plan.seed)
@@ -350,7 +375,7 @@ def _run(plan, data, strategy, verbose, out=None, budget_planned=False):
             plan.model_name, num_classes=plan.num_classes, image_size=plan.image_size, dtype=plan.precision,
             **plan.model_overrides,
         )
-    plan = _settle_epochs(plan, model, data, strategy, out, budget_planned, session_start)
+    plan = _settle_epochs(plan, model, data, strategy, out, budget_planned, session_start, test)
     if plan.recipe_choice and verbose:
         print(f"recipe: {plan.recipe.name}, {plan.recipe.epochs} epoch(s): {plan.recipe_choice}\n({RECIPE_CHOICE_EVIDENCE})")
     feed = _training_data(plan, data, model)
@@ -368,9 +393,16 @@ def _run(plan, data, strategy, verbose, out=None, budget_planned=False):
     )
     training_s = time.perf_counter() - start
     full_history = _columns(run_folder.read_history(out)) if out is not None else history.history
-    test_loss, test_accuracy = feed.evaluate(model)
+    loss, accuracy = feed.evaluate(model)
     results = _results(plan, data, model, feed, full_history, len(history.history.get("loss", [])), training_s, session_start)
-    results.update(test_accuracy=float(test_accuracy), test_loss=float(test_loss))
+    if test is None:
+        results.update(test_accuracy=float(accuracy), test_loss=float(loss))
+    else:
+        test_loss, test_accuracy = _training_data(plan, (data[0], test), model).evaluate(model)  # its evaluation path
+        results.update(
+            validation_images=len(data[1][0]), validation_accuracy=float(accuracy), validation_loss=float(loss),
+            test_images=len(test[0]), test_accuracy=float(test_accuracy), test_loss=float(test_loss),
+        )
     if out is not None:
         run_folder.finish(out, model, results)
     return TrainingRun(model, full_history, results)
@@ -383,7 +415,7 @@ def _training_data(plan, data, model):
     )
 
 
-def _settle_epochs(plan, model, data, strategy, out, budget_planned, session_start):
+def _settle_epochs(plan, model, data, strategy, out, budget_planned, session_start, test=None):
     """The plan with the epochs that fit its time budget, measured on `model` (and claimed in
     `out`); a long run without a budget says how long it will take."""
     test_images = len(data[1][0])
@@ -392,7 +424,7 @@ def _settle_epochs(plan, model, data, strategy, out, budget_planned, session_sta
             epochs = epochs_in_budget(model, plan.recipe, plan.minutes, _training_data(plan, data, model), test_images, session_start)
             plan = _choose_recipe_in_budget(plan, epochs, model, data, test_images, session_start) if plan.budget_chooses_recipe else plan.with_epochs(epochs)
         if out is not None:
-            run_folder.claim(out, plan.config(data))
+            run_folder.claim(out, plan.config(data, test))
     elif plan.recipe.epochs >= LONG_RUN_EPOCHS:
         epochs_done = len(read_history(out)) if out is not None else 0
         if epochs_done < plan.recipe.epochs:

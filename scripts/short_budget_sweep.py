@@ -27,7 +27,6 @@ sys.path.insert(0, str(ROOT))
 
 MODEL = "cct_2_3x2"
 EPOCHS = 25
-VALIDATION_IMAGES = 5000
 RESULTS = ROOT / "results" / "short_budget"
 
 # name: (recipe overrides of "short", why it is tried)
@@ -56,11 +55,9 @@ def recipe_of(name):
 
 def validation_split():
     """(first 45,000 training images, last 5,000): the test split stays unread."""
-    from helpers.data import load_cifar10
+    from helpers.data import hold_out_validation, load_cifar10
 
-    (x_train, y_train), _ = load_cifar10()
-    cut = len(x_train) - VALIDATION_IMAGES
-    return (x_train[:cut], y_train[:cut]), (x_train[cut:], y_train[cut:])
+    return hold_out_validation(load_cifar10()[0])
 
 
 def run(name, runs_dir, seed):

@@ -92,6 +92,18 @@ def test_full_cifar10_from_cifar10_dir():
     (x_train, y_train), (x_test, y_test) = load_cifar10()
     assert x_train.shape == (50000, 32, 32, 3) and x_test.shape == (10000, 32, 32, 3)
     assert np.bincount(y_train.ravel()).tolist() == [5000] * 10
+    (x_fit, _), (x_val, y_val) = data.hold_out_validation((x_train, y_train))
+    assert len(x_fit) == 45_000 and np.array_equal(x_val, x_train[45_000:])
+    assert np.bincount(y_val.ravel()).min() >= 450  # the docstring's "478-525 of each class"
+
+
+def test_hold_out_validation_refuses_a_split_it_cannot_make():
+    split = np.zeros((10, 32, 32, 3), np.uint8), np.zeros((10, 1), np.uint8)
+    (x_fit, _), (x_val, _) = data.hold_out_validation(split, images=3)
+    assert (len(x_fit), len(x_val)) == (7, 3)
+    for images in (0, 10, 2.5):
+        with pytest.raises(ValueError, match="from 1 to 9"):
+            data.hold_out_validation(split, images=images)
 
 
 def write_sample_batches(folder, bad_batch=None, spoil=None):

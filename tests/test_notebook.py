@@ -1,5 +1,6 @@
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from helpers.notebook import (
@@ -101,6 +102,9 @@ def test_notebook_settings_profiles(monkeypatch, capsys):
     assert smoke.profile == "smoke" and smoke.epochs == 1
     (x_train, _), (x_test, _) = smoke.load_data()
     assert len(x_train) == 256 and len(x_test) == 128
+    (x_fit, _), (x_val, _), (x_test_again, _) = smoke.load_splits()
+    assert (len(x_fit), len(x_val)) == (192, 64) and np.array_equal(x_val, x_train[192:])
+    assert np.array_equal(x_test_again, x_test)
     monkeypatch.setenv("CCT_SMOKE", "0")
     cpu = notebook_settings()
     assert "smoke mode: off" in capsys.readouterr().out

@@ -87,3 +87,24 @@ def test_train_writes_a_run_folder(small_data, tmp_path):
     assert again.results == results and len(again.history["loss"]) == 1
     with pytest.raises(RunFolderError, match=r"differs from its config.json in epochs \(epochs: 1 there, 2 here\).*another out="):
         train("cct_2_3x2", data, recipe="short", epochs=2, batch_size=64, out=tmp_path, verbose=0)
+
+
+def test_train_with_a_test_split_scores_epochs_on_validation_and_the_test_split_once(small_data, tmp_path):
+    (x_train, y_train), (x_test, y_test) = small_data
+    data = (x_train[:128], y_train[:128]), (x_train[448:], y_train[448:])  # 64 held-out training images
+    run = train("cct_2_3x2", data, test=(x_test, y_test), recipe="short", epochs=1, batch_size=64, out=tmp_path, verbose=0)
+    results = run.results
+    assert (results["train_images"], results["validation_images"], results["test_images"]) == (128, 64, 128)
+    assert results["validation_accuracy"] == pytest.approx(run.history["val_accuracy"][-1], abs=1e-6)
+    predicted = run.model.predict(x_test, verbose=0).argmax(axis=-1)
+    assert results["test_accuracy"] == pytest.approx(np.mean(predicted == y_test.ravel()), abs=1e-6)
+    assert json.loads((tmp_path / "config.json").read_text())["data"]["validation_images"] == 64
+
+    again = train("cct_2_3x2", data, test=(x_test, y_test), recipe="short", epochs=1, batch_size=64, out=tmp_path, verbose=0)
+    assert again.results == results
+    with pytest.raises(RunFolderError, match="data"):  # the same folder without the test split is another run
+        train("cct_2_3x2", data, recipe="short", epochs=1, batch_size=64, out=tmp_path, verbose=0)
+    with pytest.raises(ValueError, match=r"test must be \(images, labels\)"):
+        train("cct_2_3x2", data, test=x_test, recipe="short", epochs=1, batch_size=64, verbose=0)
+    with pytest.raises(ValueError, match="test images have shape"):
+        train("cct_2_3x2", data, test=(x_test[:, :16, :16], y_test), recipe="short", epochs=1, batch_size=64, verbose=0)
