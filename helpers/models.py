@@ -26,6 +26,7 @@ from helpers.layers import (
     ClassToken,
     ClassTokenReadout,
     ConvTokenizer,
+    InvolutionTokenizer,
     PatchTokenizer,
     PositionEmbedding,
     SeqPool,
@@ -68,7 +69,8 @@ def build_compact_transformer(
     """Tokenizer -> (class token) -> position embedding -> encoder blocks -> LN -> pool -> Dense,
     as a plain `keras.Model(images, logits)`.
 
-    tokenizer: "patch" (ViT-Lite, CVT) or "conv" (CCT).
+    tokenizer: "patch" (ViT-Lite, CVT), "conv" (CCT) or "involution" (CCT's tokenizer with
+      involutions for its convolutions: notebook 07, not in the paper).
     pooling: "class_token" (ViT-Lite) or "seqpool" (CVT, CCT).
     dtype: a Keras dtype policy for every layer, e.g. "mixed_bfloat16" (compute in bfloat16,
     keep the weights in float32); None uses Keras' global policy (float32 by default). The
@@ -76,8 +78,8 @@ def build_compact_transformer(
     The model takes raw images of shape (N, image_size, image_size, 3) with pixel values
     0-255 and returns logits.
     """
-    if tokenizer not in ("patch", "conv"):
-        raise ValueError(f"tokenizer must be 'patch' or 'conv', got {tokenizer!r}.")
+    if tokenizer not in ("patch", "conv", "involution"):
+        raise ValueError(f"tokenizer must be 'patch', 'conv' or 'involution', got {tokenizer!r}.")
     if pooling not in ("class_token", "seqpool"):
         raise ValueError(f"pooling must be 'class_token' or 'seqpool', got {pooling!r}.")
     num_classes = check_num_classes(num_classes)
@@ -86,7 +88,8 @@ def build_compact_transformer(
     if tokenizer == "patch":
         x = PatchTokenizer(patch_size, embed_dim, name="tokenizer", **layer)(x)
     else:
-        x = ConvTokenizer(embed_dim, kernel_size=kernel_size, num_conv_layers=num_conv_layers, name="tokenizer", **layer)(x)
+        layer_class = ConvTokenizer if tokenizer == "conv" else InvolutionTokenizer
+        x = layer_class(embed_dim, kernel_size=kernel_size, num_conv_layers=num_conv_layers, name="tokenizer", **layer)(x)
     if pooling == "class_token":
         x = ClassToken(name="class_token", **layer)(x)
     x = PositionEmbedding(positional_embedding, name="position_embedding", **layer)(x)

@@ -20,7 +20,7 @@ import numpy as np
 
 import keras
 
-from helpers.layers import ConvTokenizer, PatchTokenizer, TransformerEncoder
+from helpers.layers import ConvTokenizer, InvolutionTokenizer, PatchTokenizer, TransformerEncoder
 from helpers.layers.resnet import BasicBlock
 from helpers.models import count_parameters, create_model
 from helpers.runtime.device import PRECISIONS, accelerator, choose_precision
@@ -34,7 +34,13 @@ def count_macs(model):
     """Multiply-accumulates per image: (without the attention products, with them)."""
     linear, attention = 0, 0
     for layer in model.layers:
-        if isinstance(layer, ConvTokenizer):
+        if isinstance(layer, InvolutionTokenizer):  # per stage: a 1x1 projection, then an involution
+            height, width, channels = layer.input.shape[1:]
+            for (projection, involution, *_), (conv_height, conv_width, _, _) in zip(layer.stages, layer.stage_sizes(height, width)):
+                filters = projection.filters
+                linear += conv_height * conv_width * (channels * filters + involution.macs_per_position(filters))
+                channels = filters
+        elif isinstance(layer, ConvTokenizer):
             height, width, channels = layer.input.shape[1:]
             for stage, (conv_height, conv_width, _, _) in zip(layer.stages, layer.stage_sizes(height, width)):
                 filters = stage[1].filters

@@ -5,11 +5,14 @@ from helpers.layers.normalization import LayerNorm
 from helpers.layers.encoder import StochasticDepth, TransformerEncoder
 from helpers.layers.pooling import SeqPool
 from helpers.layers.tokenizers import ConvTokenizer, PatchTokenizer
+from helpers.layers.involution import Involution, InvolutionTokenizer
 
 __all__ = [
     "ClassToken",
     "ClassTokenReadout",
     "ConvTokenizer",
+    "Involution",
+    "InvolutionTokenizer",
     "LayerNorm",
     "PatchTokenizer",
     "PositionEmbedding",

@@ -113,25 +113,12 @@ class ConvTokenizer(keras.layers.Layer):
         self.pooling_kernel_size = pooling_kernel_size
         self.pooling_stride = pooling_stride
         self.pooling_padding = pooling_padding
-        # With stride 1 and padding (kernel - 1) / 2, Keras' "same" pads exactly as PyTorch does,
-        # inside the convolution: one copy of the feature map less, forward and backward.
-        pads_like_same = self.stride == 1 and 2 * self.padding == kernel_size - 1
         self.stages = []
         for i in range(num_conv_layers):
             filters = embed_dim if i == num_conv_layers - 1 else hidden_channels
             self.stages.append(
                 [
-                    keras.layers.Identity(**sublayer) if pads_like_same else keras.layers.ZeroPadding2D(self.padding, **sublayer),
-                    keras.layers.Conv2D(
-                        filters,
-                        kernel_size,
-                        strides=self.stride,
-                        padding="same" if pads_like_same else "valid",
-                        use_bias=False,
-                        kernel_initializer=initializers.kaiming_normal(),
-                        name=f"conv_{i}",
-                        **sublayer,
-                    ),
+                    *self._window_layers(i, filters),
                     keras.layers.ReLU(**sublayer),
                     # Zero padding equals PyTorch's -inf padding here: ReLU (before or after the
                     # pool) turns every window's maximum into max(0, ...) anyway.
@@ -139,6 +126,26 @@ class ConvTokenizer(keras.layers.Layer):
                     keras.layers.MaxPooling2D(pooling_kernel_size, strides=pooling_stride, **sublayer),
                 ]
             )
+
+    def _window_layers(self, i, filters):
+        """Stage `i`'s (padding, convolution) to `filters` channels."""
+        sublayer = dict(dtype=self.dtype_policy)
+        # With stride 1 and padding (kernel - 1) / 2, Keras' "same" pads exactly as PyTorch does,
+        # inside the convolution: one copy of the feature map less, forward and backward.
+        pads_like_same = self.stride == 1 and 2 * self.padding == self.kernel_size - 1
+        return [
+            keras.layers.Identity(**sublayer) if pads_like_same else keras.layers.ZeroPadding2D(self.padding, **sublayer),
+            keras.layers.Conv2D(
+                filters,
+                self.kernel_size,
+                strides=self.stride,
+                padding="same" if pads_like_same else "valid",
+                use_bias=False,
+                kernel_initializer=initializers.kaiming_normal(),
+                name=f"conv_{i}",
+                **sublayer,
+            ),
+        ]
 
     def build(self, input_shape):
         shape = _check_image_shape(input_shape, type(self).__name__)
