@@ -98,6 +98,7 @@ class TrainingPlan:
     minutes: float = None  # a wall-clock training budget, or None
     model_overrides: dict = dataclasses.field(default_factory=dict)  # arguments for the model builder
     recipe_choice: str = None  # why recipe="auto" chose this recipe (printed; not part of the run's identity)
+    jit_compile: object = "auto"  # model.compile's: XLA or not (speed only; not part of the run's identity)
 
     @property
     def budget_chooses_recipe(self):
@@ -124,7 +125,7 @@ class TrainingPlan:
 
 def train(
     model_name, data, *, recipe=AUTO, epochs=None, minutes=None, batch_size=None, out=None, strategy=None, seed=0,
-    verbose=2, steps_per_epoch=None, precision="auto", test=None, **model_overrides,
+    verbose=2, steps_per_epoch=None, precision="auto", test=None, jit_compile="auto", **model_overrides,
 ):
     """Build `model_name`, train it on `data` = ((x_train, y_train), (x_test, y_test)) and
     evaluate it on the test split. Returns a TrainingRun(model, history, results).
@@ -163,6 +164,10 @@ def train(
     the training images as often as needed: runs on training sets of different sizes then
     get the same number of steps.
 
+    `jit_compile`: `model.compile`'s (True, False, or "auto": Keras leaves XLA out on a
+    TensorFlow CPU, where it measured slower for the paper's models; notebook 07's involution
+    tokenizer trains about 3x faster with it there).
+
     `precision`: "auto" (see `helpers.runtime.device.choose_precision`: CCT_PRECISION when set, else
     bfloat16 where the device computes it natively), "float32" or "mixed_bfloat16"."""
     replicas = strategy.num_replicas_in_sync if strategy is not None else num_replicas()
@@ -170,6 +175,9 @@ def train(
         model_name, data, recipe=recipe, epochs=epochs, minutes=minutes, batch_size=batch_size, seed=seed,
         steps_per_epoch=steps_per_epoch, precision=precision, replicas=replicas, **model_overrides,
     )
+    if jit_compile not in (True, False, "auto"):
+        raise ValueError(f"jit_compile must be True, False or 'auto' (model.compile's), got {jit_compile!r}.")
+    plan = dataclasses.replace(plan, jit_compile=jit_compile)
     if test is not None:
         test = check_images_and_labels(*_pair(test, "test"), plan.num_classes, what="x_test")
         if test[0].shape[1:] != data[0][0].shape[1:]:
@@ -380,7 +388,7 @@ def _run(plan, data, strategy, verbose, out=None, budget_planned=False, test=Non
         print(f"recipe: {plan.recipe.name}, {plan.recipe.epochs} epoch(s): {plan.recipe_choice}\n({RECIPE_CHOICE_EVIDENCE})")
     feed = _training_data(plan, data, model)
     with strategy.scope():
-        compile_model(model, plan.recipe, feed.steps_per_epoch)
+        compile_model(model, plan.recipe, feed.steps_per_epoch, jit_compile=plan.jit_compile)
     if batch_scale(plan.recipe.batch_size) != 1 and verbose:
         print(f"batch {plan.recipe.batch_size}: learning rates x{batch_scale(plan.recipe.batch_size):.3g} (helpers.recipes)")
     callbacks = list(feed.callbacks)
@@ -421,7 +429,9 @@ def _settle_epochs(plan, model, data, strategy, out, budget_planned, session_sta
     test_images = len(data[1][0])
     if plan.minutes is not None and not budget_planned:
         with strategy.scope():
-            epochs = epochs_in_budget(model, plan.recipe, plan.minutes, _training_data(plan, data, model), test_images, session_start)
+            epochs = epochs_in_budget(
+                model, plan.recipe, plan.minutes, _training_data(plan, data, model), test_images, session_start, plan.jit_compile
+            )
             plan = _choose_recipe_in_budget(plan, epochs, model, data, test_images, session_start) if plan.budget_chooses_recipe else plan.with_epochs(epochs)
         if out is not None:
             run_folder.claim(out, plan.config(data, test))
@@ -429,7 +439,7 @@ def _settle_epochs(plan, model, data, strategy, out, budget_planned, session_sta
         epochs_done = len(read_history(out)) if out is not None else 0
         if epochs_done < plan.recipe.epochs:
             with strategy.scope():
-                announce_long_run(model, plan.recipe, _training_data(plan, data, model), test_images, epochs_done)
+                announce_long_run(model, plan.recipe, _training_data(plan, data, model), test_images, epochs_done, plan.jit_compile)
     return plan
 
 
@@ -442,7 +452,9 @@ def _choose_recipe_in_budget(plan, short_epochs, model, data, test_images, sessi
         why = f"{budget} fits {short_epochs}, fewer than the {threshold} epochs from which the paper's recipe is trained"
         return plan.with_recipe(SHORT_BUDGET_RECIPE, short_epochs, why)
     paper = plan.with_recipe("paper", RECIPES["paper"].epochs, None)
-    paper_epochs = epochs_in_budget(model, paper.recipe, plan.minutes, _training_data(paper, data, model), test_images, session_start)
+    paper_epochs = epochs_in_budget(
+        model, paper.recipe, plan.minutes, _training_data(paper, data, model), test_images, session_start, plan.jit_compile
+    )
     if paper_epochs >= threshold:
         why = f"{budget} fits {paper_epochs} of it, at least the {threshold} epochs from which it is trained"
         return plan.with_recipe("paper", paper_epochs, why)
@@ -478,6 +490,7 @@ def _results(plan, data, model, feed, full_history, epochs_run, training_s, sess
         "replicas": num_replicas(model),
         "augmentation": "device" if feed.on_device else "host (tf.data)",
         "precision": plan.precision,
+        "jit_compile": plan.jit_compile,
         "backend": keras.backend.backend(),
         "versions": {"keras": keras.__version__, "numpy": np.__version__, "python": platform.python_version()},
     }

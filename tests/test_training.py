@@ -94,6 +94,7 @@ def test_train_with_a_test_split_scores_epochs_on_validation_and_the_test_split_
     data = (x_train[:128], y_train[:128]), (x_train[448:], y_train[448:])  # 64 held-out training images
     run = train("cct_2_3x2", data, test=(x_test, y_test), recipe="short", epochs=1, batch_size=64, out=tmp_path, verbose=0)
     results = run.results
+    assert results["jit_compile"] == "auto"
     assert (results["train_images"], results["validation_images"], results["test_images"]) == (128, 64, 128)
     assert results["validation_accuracy"] == pytest.approx(run.history["val_accuracy"][-1], abs=1e-6)
     predicted = run.model.predict(x_test, verbose=0).argmax(axis=-1)
@@ -106,5 +107,7 @@ def test_train_with_a_test_split_scores_epochs_on_validation_and_the_test_split_
         train("cct_2_3x2", data, recipe="short", epochs=1, batch_size=64, out=tmp_path, verbose=0)
     with pytest.raises(ValueError, match=r"test must be \(images, labels\)"):
         train("cct_2_3x2", data, test=x_test, recipe="short", epochs=1, batch_size=64, verbose=0)
+    with pytest.raises(ValueError, match="jit_compile must be True, False or 'auto'"):
+        train("cct_2_3x2", data, jit_compile="yes", recipe="short", epochs=1, batch_size=64, verbose=0)
     with pytest.raises(ValueError, match="test images have shape"):
         train("cct_2_3x2", data, test=(x_test[:, :16, :16], y_test), recipe="short", epochs=1, batch_size=64, verbose=0)

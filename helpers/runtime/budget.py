@@ -36,13 +36,13 @@ def _batches(data, batch_size):
                 yield data[index]
 
 
-def measure_epoch(model, recipe, data, test_images):
+def measure_epoch(model, recipe, data, test_images, jit_compile="auto"):
     """(seconds per epoch with its evaluation, seconds to compile, training images per second)
     from timed training and evaluation steps of `model` on `data` (a
     `helpers.pipeline.feed.TrainingData`), whose weights are put back afterwards."""
     train_data, test_data, steps = data.train, data.validation, data.steps_per_epoch
     initial = [variable.numpy() for variable in model.weights]
-    compile_model(model, dataclasses.replace(recipe, epochs=1), steps)
+    compile_model(model, dataclasses.replace(recipe, epochs=1), steps, jit_compile=jit_compile)
     train_batches = _batches(train_data, recipe.batch_size)
     tic = time.perf_counter()
     model.train_on_batch(*next(train_batches))  # compiles
@@ -71,10 +71,10 @@ def measure_epoch(model, recipe, data, test_images):
     return steps * step_s + math.ceil(test_images / recipe.batch_size) * test_step_s, compile_s, recipe.batch_size / step_s
 
 
-def epochs_in_budget(model, recipe, minutes, data, test_images, session_start):
+def epochs_in_budget(model, recipe, minutes, data, test_images, session_start, jit_compile="auto"):
     """The epochs of `recipe` that fit in `minutes` from `session_start`, measured on `model`
     (at most the recipe's own); prints the estimate."""
-    epoch_s, compile_s, images_per_s = measure_epoch(model, recipe, data, test_images)
+    epoch_s, compile_s, images_per_s = measure_epoch(model, recipe, data, test_images, jit_compile)
     left_s = minutes * 60 - (time.perf_counter() - session_start) - compile_s  # compiled again for the real schedule
     # Planned with PLANNING_MARGIN to spare: fit's epochs ran up to 7% slower than the probe's steps.
     epochs = min(max(1, int(left_s // (epoch_s * PLANNING_MARGIN))), recipe.epochs)  # at most the whole recipe
@@ -89,9 +89,9 @@ def epochs_in_budget(model, recipe, minutes, data, test_images, session_start):
     return epochs
 
 
-def announce_long_run(model, recipe, data, test_images, epochs_done):
+def announce_long_run(model, recipe, data, test_images, epochs_done, jit_compile="auto"):
     """Before a run of LONG_RUN_EPOCHS epochs or more (the paper's 310), print how long it will take."""
-    epoch_s, compile_s, images_per_s = measure_epoch(model, recipe, data, test_images)
+    epoch_s, compile_s, images_per_s = measure_epoch(model, recipe, data, test_images, jit_compile)
     left = recipe.epochs - epochs_done
     hours = (compile_s + left * epoch_s) / 3600
     print(
