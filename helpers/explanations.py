@@ -173,3 +173,59 @@ def area_under(curves):
     """Area under each image's curve over the fraction of cells, 0 to 1 (trapezoids): (images,)."""
     curves = np.asarray(curves, np.float64)
     return ((curves[:, 1:] + curves[:, :-1]) / 2).mean(axis=1)
+
+
+def rank_correlation(first, second):
+    """Spearman's rank correlation of two maps, per image: (images,)."""
+    ranks = [np.argsort(np.argsort(np.asarray(values), axis=1), axis=1).astype(np.float64) for values in (first, second)]
+    centred = [values - values.mean(axis=1, keepdims=True) for values in ranks]
+    return (centred[0] * centred[1]).sum(axis=1) / np.sqrt((centred[0] ** 2).sum(axis=1) * (centred[1] ** 2).sum(axis=1))
+
+
+def plot_maps(images, maps, layout, titles=None):
+    """One row per image: the image, then each map over it. Each map is scaled to its own
+    largest value in that image (maps differ in scale; their order is what the curves test)."""
+    import matplotlib.pyplot as plt
+
+    from helpers.attention_maps import _overlay
+
+    images = check_images(images)
+    names = [name for name in maps if name != "random"]
+    fig, axes = plt.subplots(len(images), len(names) + 1, figsize=(1.9 * (len(names) + 1), 1.9 * len(images)), squeeze=False)
+    for row, image in enumerate(images):
+        axes[row, 0].imshow(image.astype("uint8"), interpolation="nearest")
+        axes[row, 0].set_xticks([])
+        axes[row, 0].set_yticks([])
+        if titles is not None:
+            axes[row, 0].set_title(titles[row], fontsize=8)
+        for column, name in enumerate(names, start=1):
+            heat = np.asarray(maps[name][row]).reshape(layout.side, layout.side)
+            _overlay(axes[row, column], image, heat, 0.0, float(heat.max()))
+            if row == 0:
+                axes[row, column].set_title(name, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_curves(curves, title=None):
+    """Mean deletion (left) and insertion (right) curves, one line per (model, map):
+    `curves` is {model: {map: {"deletion": (images, steps + 1), "insertion": ...}}}."""
+    import matplotlib.pyplot as plt
+
+    styles = dict(zip(MAP_NAMES, ("-", "--", "-.", ":")))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for color, (model_name, by_map) in zip(plt.rcParams["axes.prop_cycle"].by_key()["color"], curves.items()):
+        for map_name, both in by_map.items():
+            for ax, kind in zip(axes, ("deletion", "insertion")):
+                values = np.asarray(both[kind])
+                ax.plot(np.linspace(0, 1, values.shape[1]), values.mean(axis=0), styles[map_name], color=color,
+                        label=f"{model_name}, {map_name}")
+    for ax, kind, moved in zip(axes, ("deletion", "insertion"), ("replaced by the mean colour", "put back")):
+        ax.set(xlabel=f"share of the token cells {moved}, most relevant first", title=kind)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("probability of the class predicted on the whole image")
+    axes[1].legend(fontsize=7)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

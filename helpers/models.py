@@ -26,7 +26,6 @@ from helpers.layers import (
     ClassToken,
     ClassTokenReadout,
     ConvTokenizer,
-    InvolutionTokenizer,
     PatchTokenizer,
     PositionEmbedding,
     SeqPool,
@@ -88,7 +87,10 @@ def build_compact_transformer(
     if tokenizer == "patch":
         x = PatchTokenizer(patch_size, embed_dim, name="tokenizer", **layer)(x)
     else:
-        layer_class = ConvTokenizer if tokenizer == "conv" else InvolutionTokenizer
+        if tokenizer == "involution":
+            from helpers.layers.involution import InvolutionTokenizer as layer_class  # notebook 07's, loaded only for it
+        else:
+            layer_class = ConvTokenizer
         x = layer_class(embed_dim, kernel_size=kernel_size, num_conv_layers=num_conv_layers, name="tokenizer", **layer)(x)
     if pooling == "class_token":
         x = ClassToken(name="class_token", **layer)(x)

@@ -164,24 +164,16 @@ def train(
     the training images as often as needed: runs on training sets of different sizes then
     get the same number of steps.
 
-    `jit_compile`: `model.compile`'s (True, False, or "auto": Keras leaves XLA out on a
-    TensorFlow CPU, where it measured slower for the paper's models; notebook 07's involution
-    tokenizer trains about 3x faster with it there).
+    `jit_compile`: `model.compile`'s XLA switch (True, False, or "auto": none on a TensorFlow CPU).
 
     `precision`: "auto" (see `helpers.runtime.device.choose_precision`: CCT_PRECISION when set, else
     bfloat16 where the device computes it natively), "float32" or "mixed_bfloat16"."""
     replicas = strategy.num_replicas_in_sync if strategy is not None else num_replicas()
     plan, data = plan_training(
         model_name, data, recipe=recipe, epochs=epochs, minutes=minutes, batch_size=batch_size, seed=seed,
-        steps_per_epoch=steps_per_epoch, precision=precision, replicas=replicas, **model_overrides,
+        steps_per_epoch=steps_per_epoch, precision=precision, replicas=replicas, jit_compile=jit_compile, **model_overrides,
     )
-    if jit_compile not in (True, False, "auto"):
-        raise ValueError(f"jit_compile must be True, False or 'auto' (model.compile's), got {jit_compile!r}.")
-    plan = dataclasses.replace(plan, jit_compile=jit_compile)
-    if test is not None:
-        test = check_images_and_labels(*_pair(test, "test"), plan.num_classes, what="x_test")
-        if test[0].shape[1:] != data[0][0].shape[1:]:
-            raise ValueError(f"test images have shape {test[0].shape[1:]}, the training images {data[0][0].shape[1:]}.")
+    test = None if test is None else _checked_test(test, plan, data)
     if out is None:
         return _run(plan, data, strategy, verbose, test=test)
     out = Path(out).expanduser()
@@ -189,11 +181,14 @@ def train(
         return _run_in_folder(plan, data, strategy, verbose, out, test)
 
 
-def _pair(split, name):
+def _checked_test(test, plan, data):
     try:
-        images, labels = split
+        images, labels = test
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be (images, labels), as load_cifar10() returns each split.") from None
+        raise ValueError("test must be (images, labels), as load_cifar10() returns each split.") from None
+    images, labels = check_images_and_labels(images, labels, plan.num_classes, what="x_test")
+    if images.shape[1:] != data[0][0].shape[1:]:
+        raise ValueError(f"test images have shape {images.shape[1:]}, the training images {data[0][0].shape[1:]}.")
     return images, labels
 
 
@@ -242,7 +237,7 @@ def _saved_budget_plan(saved, plan, out):
 
 def plan_training(
     model_name, data, *, recipe=AUTO, epochs=None, minutes=None, batch_size=None, seed=0, steps_per_epoch=None,
-    precision="auto", replicas=1, **model_overrides,
+    precision="auto", replicas=1, jit_compile="auto", **model_overrides,
 ):
     """(the TrainingPlan, the data checked): `train()`'s arguments checked and settled, each
     refusal naming the argument and what to pass. `replicas`: the devices a batch is split over."""
@@ -269,6 +264,8 @@ def plan_training(
     if not (is_whole_number(seed, 0) and seed < 2**32):
         raise ValueError(f"seed must be a whole number from 0 to 2**32 - 1 (what NumPy's generators take), got {seed!r}.")
     precision = choose_precision(precision)
+    if jit_compile not in (True, False, "auto"):
+        raise ValueError(f"jit_compile must be True, False or 'auto' (model.compile's), got {jit_compile!r}.")
     if len(x_train) < recipe.batch_size:
         raise ValueError(
             f"{len(x_train)} training images make no full batch of {recipe.batch_size}: pass a smaller batch_size."
@@ -280,7 +277,7 @@ def plan_training(
         )
     plan = TrainingPlan(
         model_name, recipe, num_classes, image_size, int(seed), precision, steps_per_epoch, minutes,
-        model_overrides, recipe_choice,
+        model_overrides, recipe_choice, jit_compile,
     )
     return plan, ((x_train, y_train), (x_test, y_test))
 

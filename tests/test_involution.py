@@ -6,7 +6,8 @@ import pytest
 import keras
 
 from helpers.experiments.benchmark import count_macs
-from helpers.layers import ConvTokenizer, Involution, InvolutionTokenizer
+from helpers.layers import ConvTokenizer
+from helpers.layers.involution import Involution, InvolutionTokenizer
 from helpers.models import count_parameters, create_model
 
 

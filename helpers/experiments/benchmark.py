@@ -20,7 +20,8 @@ import numpy as np
 
 import keras
 
-from helpers.layers import ConvTokenizer, InvolutionTokenizer, PatchTokenizer, TransformerEncoder
+from helpers.layers import ConvTokenizer, PatchTokenizer, TransformerEncoder
+from helpers.layers.involution import InvolutionTokenizer
 from helpers.layers.resnet import BasicBlock
 from helpers.models import count_parameters, create_model
 from helpers.runtime.device import PRECISIONS, accelerator, choose_precision

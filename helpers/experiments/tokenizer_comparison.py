@@ -1,5 +1,5 @@
 """Notebook 07's tokenizer comparison: cct_2_3x2 with its convolutional tokenizer and with the
-involution tokenizer (`helpers.layers.InvolutionTokenizer`), the same recipe, epochs and data,
+involution tokenizer (`helpers.layers.involution.InvolutionTokenizer`), the same recipe, epochs and data,
 three seeds each.
 
 The budget fits a CPU: EPOCHS epochs of the `fast` recipe on the first TRAIN_IMAGES training
@@ -79,29 +79,36 @@ def ship(runs_dir, results=RESULTS, bundle=BUNDLE, weights_folder=ASSETS):
     from helpers.models import create_model
     from helpers.runtime.atomic_files import atomic_path, write_text_atomically
 
-    entries = []
-    for folder in sorted(Path(runs_dir).glob("*_seed*")):
-        if not (folder / "results.json").is_file():
-            print(f"skipped {folder}: not finished")
-            continue
-        kept = Path(results) / folder.name
+    entries = run_records(runs_dir)
+    for entry in entries:
+        kept = Path(results) / entry["name"]
         kept.mkdir(parents=True, exist_ok=True)
         for name in RECORD_FILES:
-            write_text_atomically(kept / name, (folder / name).read_text())
-        entries.append({
-            "name": folder.name, "config": json.loads((folder / "config.json").read_text()),
-            "results": json.loads((folder / "results.json").read_text()), "history": _history(folder / "history.csv"),
-        })
-        if folder.name.endswith("_seed0"):
-            tokenizer = folder.name.split("_seed")[0]
+            write_text_atomically(kept / name, (Path(runs_dir) / entry["name"] / name).read_text())
+        if entry["name"].endswith("_seed0"):
+            tokenizer = entry["config"]["model_overrides"]["tokenizer"]
             plain = create_model(MODEL, tokenizer=tokenizer)  # uncompiled: no optimizer state in the file
-            plain.set_weights(keras.models.load_model(folder / "last.keras").get_weights())
+            plain.set_weights(keras.models.load_model(Path(runs_dir) / entry["name"] / "last.keras").get_weights())
             with atomic_path(weights_path(tokenizer, weights_folder)) as temporary:
                 plain.save_weights(temporary)
             record(weights_path(tokenizer, weights_folder))
     write_text_atomically(Path(bundle), json.dumps(entries, indent=1) + "\n")
     record(Path(bundle))
     print(f"shipped {len(entries)} runs: {Path(bundle)}")
+
+
+def run_records(runs_dir):
+    """The finished runs in `runs_dir`, as `ship` bundles them: [{name, config, results, history}]."""
+    entries = []
+    for folder in sorted(Path(runs_dir).glob("*_seed*")):
+        if not (folder / "results.json").is_file():
+            print(f"skipped {folder}: not finished")
+            continue
+        entries.append({
+            "name": folder.name, "config": json.loads((folder / "config.json").read_text()),
+            "results": json.loads((folder / "results.json").read_text()), "history": _history(folder / "history.csv"),
+        })
+    return entries
 
 
 def _history(path):
@@ -111,7 +118,7 @@ def _history(path):
 
 
 def read_runs(bundle=None):
-    """The shipped runs (or `bundle`, a list as `ship` writes it): dicts with tokenizer, seed,
+    """The shipped runs (or `bundle`, a list as `ship` writes it and `run_records` returns): dicts with tokenizer, seed,
     validation and test accuracy, training images per second and history, by tokenizer and seed."""
     entries = json.loads(verified(BUNDLE).read_text()) if bundle is None else bundle
     runs = []

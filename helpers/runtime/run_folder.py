@@ -415,6 +415,8 @@ def load_finished(out):
     rows = read_history(out)
     remove_backup(out)  # left over when a kill came between results.json and its removal
     path = out / "last.keras"
+    import helpers.layers.involution  # noqa: F401 (registers notebook 07's layers, which a saved model may hold)
+
     try:
         model = keras.models.load_model(path)
     except Exception as error:
