@@ -39,8 +39,10 @@ def relevance_maps(model, images, seed=0, batch_size=100):
     layout = token_layout(model)
     weights = attention_weights(model, images, batch_size=batch_size)
     pooling = seqpool_weights(model, images) if uses_seqpool(model) else None
+    classes = np.asarray(model.predict(images, batch_size=500, verbose=0)).argmax(axis=-1)
     gradients = np.concatenate(
-        [attention_gradients(model, images[start : start + batch_size]) for start in range(0, len(images), batch_size)],
+        [attention_gradients(model, images[start : start + batch_size], classes[start : start + batch_size])
+         for start in range(0, len(images), batch_size)],
         axis=1,
     )
     maps = {
@@ -159,13 +161,11 @@ def deletion_insertion(model, images, relevance, steps=16, batch_size=500):
     predicted = full.argmax(axis=-1)
     curves = {}
     for name, keep_original in (("deletion", ~masks), ("insertion", masks)):
-        probabilities = []
-        for keep in keep_original:
-            altered = np.where(keep, images.astype("float32"), mean_colour)
-            logits = np.asarray(model.predict(altered, batch_size=batch_size, verbose=0), "float64")
-            chances = np.exp(logits - logits.max(axis=-1, keepdims=True))
-            probabilities.append((chances / chances.sum(axis=-1, keepdims=True))[np.arange(len(images)), predicted])
-        curves[name] = np.stack(probabilities, axis=1).astype("float32")
+        altered = np.where(keep_original, images.astype("float32"), mean_colour)  # (steps + 1, images, H, W, 3)
+        logits = np.asarray(model.predict(altered.reshape((-1,) + images.shape[1:]), batch_size=batch_size, verbose=0), "float64")
+        chances = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        chances = (chances / chances.sum(axis=-1, keepdims=True)).reshape(steps + 1, len(images), -1)
+        curves[name] = chances[:, np.arange(len(images)), predicted].T.astype("float32")
     return curves
 
 

@@ -2,15 +2,16 @@
 
 Each of vit_lite_2_4, cvt_2_4 and cct_2_3x2 trains with the same recipe (the short-budget
 recipe, `helpers.recipes.SHORT_BUDGET_RECIPE`, over --epochs epochs, at least 20) and seeds
-0, 1 and 2 on all 50,000 training images, scored on the test split. Runs resume, so the
-trio can span sessions.
+0, 1 and 2 on the first 45,000 training images; every epoch is scored on the last 5,000 (the
+lessons' validation split, `helpers.data.hold_out_validation`) and the test split is read once,
+after training. Runs resume, so the trio can span sessions.
 
     python scripts/equal_budget_trio.py run cct_2_3x2 --seed 0 --epochs 20   # one run (resumable)
     python scripts/equal_budget_trio.py summarize                            # summary.csv, curves.png, mean and spread
 
 results/equal_budget/MODEL_seedN/ keeps each run's config.json, history.csv and results.json;
-`summarize` writes summary.csv (one row a run) and curves.png (test accuracy per epoch, and each
-model's final accuracies with their mean and sample standard deviation).
+`summarize` writes summary.csv (one row a run) and curves.png (validation accuracy per epoch, and
+each model's final test accuracies with their mean and sample standard deviation).
 """
 
 import argparse
@@ -31,7 +32,7 @@ RESULTS = ROOT / "results" / "equal_budget"
 
 
 def run(model, seed, epochs, runs_dir):
-    from helpers.data import load_cifar10
+    from helpers.data import hold_out_validation, load_cifar10
     from helpers.recipes import SHORT_BUDGET_RECIPE
     from helpers.runtime.atomic_files import write_text_atomically
     from helpers.train import train
@@ -39,7 +40,11 @@ def run(model, seed, epochs, runs_dir):
     if epochs < MIN_EPOCHS:
         raise SystemExit(f"--epochs {epochs}: the equal-budget comparison trains at least {MIN_EPOCHS}")
     name = f"{model}_seed{seed}"
-    result = train(model, load_cifar10(), recipe=SHORT_BUDGET_RECIPE, epochs=epochs, seed=seed, out=runs_dir / name, verbose=2)
+    train_split, test_split = load_cifar10()
+    result = train(
+        model, hold_out_validation(train_split), test=test_split, recipe=SHORT_BUDGET_RECIPE, epochs=epochs, seed=seed,
+        out=runs_dir / name, verbose=2,
+    )
     keep = RESULTS / name
     keep.mkdir(parents=True, exist_ok=True)
     for file in ("config.json", "history.csv", "results.json"):
@@ -48,7 +53,7 @@ def run(model, seed, epochs, runs_dir):
 
 
 def records(results=RESULTS):
-    """Every finished run: its results.json, with the test accuracy per epoch from its history."""
+    """Every finished run: its results.json, with the validation accuracy per epoch from its history."""
     rows = []
     for path in sorted(Path(results).glob("*/results.json")):
         with open(path.parent / "history.csv") as file:
@@ -102,7 +107,7 @@ def summarize():
             finals.errorbar(position + 0.15, 100 * mean, yerr=100 * deviation, fmt="s", color="black", capsize=4)
         print(f"{model}: {mean:.2%} mean over seeds {seeds}" + (f", sample std {deviation:.2%}" if deviation else ""))
     recipe, epochs, images = budgets.pop()
-    curves.set(xlabel="epoch", ylabel="test accuracy (%)", title=f"{recipe} recipe, {epochs} epochs, {images:,} images")
+    curves.set(xlabel="epoch", ylabel="validation accuracy (%)", title=f"{recipe} recipe, {epochs} epochs, {images:,} images")
     curves.grid(alpha=0.3)
     curves.legend(fontsize=8)
     finals.set_xticks(range(len(MODELS)), MODELS)
