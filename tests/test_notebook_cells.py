@@ -27,7 +27,7 @@ def test_notebook_cells_are_the_rendered_ones(path):
 
 
 def test_there_are_notebooks_to_check():
-    assert len(NOTEBOOKS) == 7
+    assert len(NOTEBOOKS) == 8
 
 
 def test_install_source_is_the_release_of_this_version():
