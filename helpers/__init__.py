@@ -10,6 +10,7 @@ The lesson, at the top (read these):
     published.py       the published numbers, each with its epochs and source
     attention_maps.py  where a trained model attends (weights, rollout, distance) and its figures
     tokenizer_shifts.py  how tokens change when the image moves
+    explanations.py  which tokens a decision rests on: relevance maps, deletion and insertion (notebook 07)
 
 The two entry points the notebooks call:
 
