@@ -17,7 +17,6 @@ notebook never trains these runs, and an installed package (Colab) has no result
 """
 
 import argparse
-import csv
 import json
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import numpy as np
 
 from helpers import ASSETS
 from helpers.runtime.assets import record, verified
+from helpers.runtime.run_folder import read_history_columns
 
 MODEL = "cct_2_3x2"
 SUBSET_FRACTION = 0.1
@@ -82,18 +82,12 @@ def copy_records(runs_dir, records=RECORDS):
     return copied
 
 
-def _history(path):
-    with open(path, newline="") as file:
-        rows = list(csv.DictReader(file))
-    return {key: [float(row[key]) for row in rows] for key in rows[0] if key != "epoch"}
-
-
 def sweep_records(results=RESULTS):
     """Every try of the short-budget sweep (results/short_budget/TRY/: validation.json, config,
     history), in the order of the folders' names."""
     return [
         {**json.loads((folder / "validation.json").read_text()), "config": json.loads((folder / "config.json").read_text()),
-         "history": _history(folder / "history.csv")}
+         "history": read_history_columns(folder)}
         for folder in sorted(path.parent for path in (Path(results) / "short_budget").glob("*/validation.json"))
     ]
 
@@ -104,7 +98,7 @@ def bundle_records(results=RESULTS):
     history)."""
     runs = [
         {"name": folder.name, "config": json.loads((folder / "config.json").read_text()),
-         "results": json.loads((folder / "results.json").read_text()), "history": _history(folder / "history.csv")}
+         "results": json.loads((folder / "results.json").read_text()), "history": read_history_columns(folder)}
         for folder in sorted((Path(results) / "recipe_ablation").glob("sd_*"))
     ]
     return {"short_budget": sweep_records(results), "recipe_ablation": runs}

@@ -18,7 +18,6 @@ package has no results/ folder), and ships the seed-0 weights of both tokenizers
 """
 
 import argparse
-import csv
 import json
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import numpy as np
 
 from helpers import ASSETS
 from helpers.runtime.assets import record, verified
+from helpers.runtime.run_folder import read_history_columns
 
 MODEL = "cct_2_3x2"
 TOKENIZERS = ("conv", "involution")
@@ -106,15 +106,9 @@ def run_records(runs_dir):
             continue
         entries.append({
             "name": folder.name, "config": json.loads((folder / "config.json").read_text()),
-            "results": json.loads((folder / "results.json").read_text()), "history": _history(folder / "history.csv"),
+            "results": json.loads((folder / "results.json").read_text()), "history": read_history_columns(folder),
         })
     return entries
-
-
-def _history(path):
-    with open(path, newline="") as file:
-        rows = list(csv.DictReader(file))
-    return {key: [float(row[key]) for row in rows] for key in rows[0] if key != "epoch"}
 
 
 def read_runs(bundle=None):

@@ -96,6 +96,12 @@ def read_history(folder):
         return list(csv.DictReader(file))
 
 
+def read_history_columns(folder):
+    """A run folder's history.csv as {metric: [value per epoch]} (floats, no epoch column)."""
+    rows = read_history(folder)
+    return {key: [float(row[key]) for row in rows] for key in rows[0] if key != "epoch"} if rows else {}
+
+
 def write_history(folder, rows):
     """Rewrite history.csv whole (it is small): an appended line could be cut by a kill."""
     path = Path(folder) / HISTORY_NAME
